@@ -1,0 +1,1 @@
+"""CLI command classes (one module per area)."""

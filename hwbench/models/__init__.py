@@ -1,0 +1,1 @@
+"""torch.nn.Module builders (torch is imported only inside these modules)."""
