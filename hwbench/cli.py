@@ -42,6 +42,12 @@ COMMANDS: dict[str, str] = {
     "query": "hwbench.commands.table_cmds:QueryCommand",
     "export": "hwbench.commands.table_cmds:ExportCommand",
     "import-nats": "hwbench.commands.table_cmds:ImportNatsCommand",
+    "simulate": "hwbench.commands.simulate_cmd:SimulateCommand",
+    "build": "hwbench.commands.build_cmd:BuildCommand",
+    "tasks": "hwbench.commands.search_cmds:TasksCommand",
+    "run": "hwbench.commands.search_cmds:RunCommand",
+    "score": "hwbench.commands.search_cmds:ScoreCommand",
+    "campaign": "hwbench.commands.campaign_cmds:CampaignCommand",
 }
 
 

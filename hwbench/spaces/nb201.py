@@ -18,7 +18,9 @@ so users can query by either.
 computed exactly like NAS-Bench-201's ``Structure.to_unique_str(consider_zero=True)``: ``none``
 edges and edges from zero nodes are ``#``, ``skip_connect`` passes its input's string through,
 other ops wrap it as ``(input)@op``, and each node is the ``+``-join of its sorted inputs. This
-gives the published 6,466 classes.
+gives the published 6,466 classes. (Like NAS-Bench-201's, the form does not merge every cell whose
+output is disconnected from its input: ``(#+#)@nor_conv_3x3`` stays its own class. Use
+:func:`is_connected` to find those cells.)
 """
 
 from __future__ import annotations
