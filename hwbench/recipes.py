@@ -88,10 +88,30 @@ def part_analytic(configs: Iterable[str] = tuple(CONFIGS), progress: bool = True
     return out
 
 
+def part_simulated(devices: Iterable[str] | None = None, progress: bool = True) -> list[Column]:
+    """``<config>/<device>/<metric>`` for every simulated device (analytic device models, ``simulators/``)."""
+    from tqdm.auto import tqdm
+
+    from hwbench.simulate import sweep_columns
+    from simulators.devices import list_devices
+
+    out = []
+    for device in tqdm(list(devices or list_devices()), desc="simulated devices", disable=not progress):
+        for name, (values, attrs) in sweep_columns(device).items():
+            a = dict(attrs)
+            a.setdefault("tool_version", __version__)
+            metric = name.rsplit("/", 1)[1]
+            a.setdefault("description", f"{metric} of the nb201 network on {device} (simulated; model and "
+                         "validation error in docs/targets.md)")
+            out.append(Column(name, np.asarray(values, dtype=np.float64), a))
+    return out
+
+
 #: part name -> function returning columns (or raising FileNotFoundError when inputs are missing)
 PARTS: dict[str, Callable[..., list[Column]]] = {
     "keys": part_keys,
     "analytic": part_analytic,
+    "simulated": part_simulated,
 }
 
 
@@ -101,7 +121,6 @@ def _optional_parts() -> dict[str, Callable[..., list[Column]]]:
 
     found: dict[str, Callable[..., list[Column]]] = {}
     for name, spec in {
-        "simulated": "hwbench.simulate:table_columns",
         "trained": "hwbench.train.campaign:table_columns",
         "measured": "hwbench.measure.campaign:table_columns",
         "proxies": "hwbench.proxies.campaign:table_columns",

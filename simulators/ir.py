@@ -8,8 +8,14 @@ Conventions (every builder must follow them, tests hold the builders equal):
 
 * ``kind`` is one of :data:`OP_KINDS`.
 * ``weight_count`` counts learnable weights of the op (conv kernels, linear matrices, the affine
-  scale/shift of batch norm); ``bias_count`` counts biases. Running statistics of batch norm are
-  buffers, not parameters, and are not counted.
+  scale (gamma) of batch norm, a learned scale of ``mul``); ``bias_count`` counts biases (conv and
+  linear biases, the shift (beta) of batch norm). Running statistics of batch norm are buffers,
+  not parameters, and are not counted.
+* Shapes include the batch dimension. ``flatten`` stands for any reshape (view, reshape, flatten,
+  squeeze): no data moves and its output aliases its input (see :mod:`simulators.memory`).
+* ``zero`` is NAS-Bench-201's ``none`` edge as executed (``x * 0``): it produces a tensor of its
+  input's shape. ``add`` with inputs ``(a, a)`` reads one tensor twice (a sum of two skip edges).
+* Sums of more than two tensors are chains of binary ``add`` ops, as ``torch.export`` gives them.
 * ``macs`` are multiply-accumulates of conv2d / dwconv2d / linear only (the usual definition used
   by NAS-Bench-201 and HW-NAS-Bench); FLOPs are defined as ``2 * macs``. Element-wise work
   (activation, batch norm, add, pooling) is reported separately as ``elementwise_ops``.

@@ -1,0 +1,131 @@
+"""FPGA model: a tiled convolution engine (Zhang et al., FPGA 2015 style) on a named board.
+
+The engine is a ``Tm x Tn`` multiply-accumulate array (output x input channels) sized from the DSP
+budget (``Tm * Tn * dsp_per_mac <= dsp_fraction * DSPs``), fed from on-chip tile buffers sized from
+BRAM, at the board's clock, with off-chip bandwidth ``dram_bw``. Per conv / linear layer:
+
+* compute cycles = ceil(C_out / Tm) * ceil(C_in_per_group / Tn) * groups' * H_out * W_out * k_h * k_w
+  (depthwise layers use one input lane: the Tn lanes idle, a real tiling effect);
+* the output is tiled in ``Tr x Tc`` blocks, the largest that fit the BRAM budget (double-buffered
+  input, weight and output tiles); DRAM traffic = inputs re-read once per C_out tile + weights
+  re-read once per spatial tile + outputs written once;
+* time = max(compute, traffic / bandwidth) + a per-layer setup;
+* pooling, add and stand-alone activations run on a ``Tm``-lane vector unit, memory-bound.
+
+Energy = static power x latency + energy per MAC x MACs + energy per DRAM byte x traffic.
+Resources: DSPs of the array, BRAM36 blocks of the largest tile set.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from simulators.devices import DeviceSpec
+from simulators.fusion import fuse
+from simulators.ir import LayerGraph
+
+LAYER_DTYPE = np.dtype([
+    ("name", "U64"), ("kind", "U16"), ("fused", "U32"), ("macs", "i8"), ("compute_cycles", "f8"),
+    ("dram_bytes", "f8"), ("tile", "U16"), ("latency_ms", "f8"), ("energy_mj", "f8"), ("pe_util", "f8"),
+    ("bound", "U8"),
+])
+BRAM36_BYTES = 4608
+
+
+def _numel(s: tuple[int, ...]) -> int:
+    n = 1
+    for v in s:
+        n *= int(v)
+    return n
+
+
+def engine_shape(device: DeviceSpec, tn: int = 16, dsp_fraction: float = 0.9) -> tuple[int, int]:
+    """(Tm, Tn) of the MAC array that fits the DSP budget."""
+    macs = int(float(device.dsp) * dsp_fraction / float(device.dsp_per_mac))
+    return max(macs // tn, 1), tn
+
+
+def _tile(h: int, w: int, k: int, s: int, tm: int, tn: int, budget: int, eb: int) -> tuple[int, int, int]:
+    """Largest square-ish output tile (Tr, Tc) whose double-buffered tiles fit ``budget`` bytes."""
+    best = (1, 1, 0)
+    for tr in sorted({h, *[v for v in (1, 2, 4, 7, 8, 13, 14, 16, 28, 32, 56, 64) if v < h]}, reverse=True):
+        tc = min(w, tr)
+        inb = tn * ((tr - 1) * s + k) * ((tc - 1) * s + k)
+        wb = tm * tn * k * k
+        ob = tm * tr * tc
+        need = 2 * (inb + wb + ob) * eb
+        if need <= budget:
+            return tr, tc, need
+        best = (tr, tc, need)
+    return best
+
+
+def simulate_fpga(graph: LayerGraph, device: DeviceSpec, bits: int = 16, tn: int = 16, dsp_fraction: float = 0.9,
+                  bram_fraction: float = 0.8, setup_cycles: int = 2000) -> Any:
+    from simulators.api import SimResult
+
+    eb = max(bits // 8, 1)
+    tm, tn = engine_shape(device, tn, dsp_fraction)
+    clock = float(device.clock_hz)
+    bw = float(device.dram_bw_bytes_per_s)
+    budget = int(float(device.bram_bytes) * bram_fraction)
+    kg = fuse(graph)
+    rows = []
+    total = 0.0
+    traffic_total = 0.0
+    max_buf = 0
+    for k in kg.kernels:
+        op = k.main
+        out = _numel(k.out_shape)
+        ins = sum(_numel(s) for s in op.in_shapes)
+        if op.kind in ("conv2d", "dwconv2d", "linear"):
+            if op.kind == "linear":
+                n = op.out_shape[0]
+                cin, cout, h, w, kh, kw, s, g = op.in_shapes[0][-1], op.out_shape[-1], 1, 1, 1, 1, 1, 1
+            else:
+                assert op.kernel is not None and op.stride is not None
+                n, cout, h, w = op.out_shape
+                g = op.groups
+                cin = op.in_shapes[0][1] // g
+                kh, kw = op.kernel
+                s = op.stride[0]
+            if g > 1 and cin == 1:  # depthwise: channels go on the Tm lanes, one input lane
+                cyc = n * math.ceil(cout / tm) * h * w * kh * kw
+            else:
+                cyc = n * g * math.ceil(cout // g / tm) * math.ceil(cin / tn) * h * w * kh * kw
+            tr, tc, need = _tile(h, w, max(kh, kw), s, tm, tn, budget, eb)
+            max_buf = max(max_buf, need)
+            spatial_tiles = math.ceil(h / tr) * math.ceil(w / tc) * n
+            wbytes = (op.weight_count + op.bias_count) * eb
+            cout_tiles = 1 if (g > 1 and cin == 1) else math.ceil(cout // g / tm)
+            traffic = ins * eb * cout_tiles + wbytes * spatial_tiles + out * eb
+            util = k.macs / max(cyc * tm * tn, 1)
+            tile = f"{tr}x{tc}"
+        else:
+            cyc = math.ceil(max(k.elementwise_ops, out) / tm)
+            traffic = (ins + out) * eb
+            util = 0.0
+            tile = ""
+        t_c = (cyc + setup_cycles) / clock
+        t_m = traffic / bw
+        t = max(t_c, t_m)
+        total += t
+        traffic_total += traffic
+        e = (float(device.static_power_w) * t + float(device.energy_per_mac_j) * k.macs
+             + float(device.energy_per_dram_byte_j) * traffic)
+        rows.append((k.name[:64], k.kind, "+".join(k.fused)[:32], k.macs, float(cyc), float(traffic), tile,
+                     t * 1e3, e * 1e3, util, "compute" if t_c >= t_m else "memory"))
+    layers = np.array(rows, dtype=LAYER_DTYPE)
+    latency_ms = total * 1e3
+    energy_mj = float(layers["energy_mj"].sum()) if len(layers) else 0.0
+    weights = float(sum(k.main.weight_count + k.main.bias_count for k in kg.kernels) * eb)
+    acts = max((_numel(t.shape) for t in kg.tensors.values()), default=0) * eb
+    dsp_used = tm * tn * float(device.dsp_per_mac)
+    bram_used = math.ceil(max_buf / BRAM36_BYTES)
+    res = {"dsp_used": dsp_used, "dsp_util": dsp_used / float(device.dsp), "bram36_used": float(bram_used),
+           "bram_util": bram_used / float(device.bram36), "dram_traffic_bytes": traffic_total}
+    return SimResult(device.name, "fpga", latency_ms, energy_mj, weights + 2 * acts, weights, res, layers, None,
+                     {"engine": (tm, tn), "bits": bits})
