@@ -107,11 +107,69 @@ def part_simulated(devices: Iterable[str] | None = None, progress: bool = True) 
     return out
 
 
+def part_trained(store_dir: str | Path | None = None, progress: bool = True) -> list[Column]:
+    """``fashion-mnist/train/*`` from the committed training shards, broadcast to every cell of each
+    trained isomorphism class. Cells whose class has not been trained yet are NaN."""
+    from hwbench.campaign import merge
+    from hwbench.train.campaign import DEFAULT_STORE, N_SECOND_SEED, broadcast, campaign_name, protocol
+    from hwbench.train.recipe import FASHION_MNIST_RECIPE as recipe
+
+    store = Path(store_dir) if store_dir is not None else REPO / DEFAULT_STORE
+    name = campaign_name(recipe.config)
+    if not (store / name).is_dir():
+        raise FileNotFoundError(f"no training shards under {store / name}")
+    merged = merge(name, store)
+    if len(merged.get("role", [])) == 0:
+        raise FileNotFoundError(f"no finished training shard under {store / name}")
+    main = broadcast(merged, "main")
+    seed2 = broadcast(merged, "seed2")
+    proto = protocol(recipe)
+    proto.pop("data", None)
+    import json
+
+    first = json.loads(sorted((store / name).glob("shard-*.json"))[0].read_text())
+    hosts = sorted({f"{h.get('cpu', '?')} ({h.get('cpu_count', '?')} cores, {h.get('machine', '?')})"
+                    for h in first.get("hosts", [])})
+    base = dict(source="trained", tool="hwbench.train (PyTorch)",
+                tool_version=str(first.get("tool_versions", {}).get("torch", "?")),
+                device="CPU, 1 thread per run: " + ("; ".join(hosts) or "unknown host"), protocol=proto)
+    cfg = recipe.config
+    n_epochs = int(main["valid_acc_curve"].shape[1]) if main["valid_acc_curve"].ndim == 2 else 0
+    cols: list[Column] = []
+
+    def add(metric: str, values: np.ndarray, unit: str, desc: str, src: dict[str, Any] | None = None) -> None:
+        cols.append(Column(f"{cfg}/train/{metric}", values, {**base, **(src or {}), "unit": unit, "description": desc}))
+
+    for split in ("train", "valid", "test"):
+        add(f"{split}_accuracy_pct", 100.0 * main[f"{split}_acc"], "%",
+            f"{split} accuracy after the last epoch (seed 0; train = running value over the last epoch)")
+        add(f"{split}_loss", main[f"{split}_loss"], "nats", f"{split} cross-entropy after the last epoch (seed 0)")
+    add("valid_accuracy_curve_pct", 100.0 * main["valid_acc_curve"], "%",
+        f"validation accuracy after each of the {n_epochs} epochs on the first 1,000 valid images (seed 0)")
+    add("test_accuracy_curve_pct", 100.0 * main["test_acc_curve"], "%",
+        f"test accuracy after each of the {n_epochs} epochs on the first 1,000 test images (seed 0)")
+    epoch_cpu = main.get("epoch_cpu_time_s", main["epoch_time_s"])
+    add("epoch_time_s", epoch_cpu, "s", "CPU time of each epoch's training steps, 1 thread (the machine was "
+        "shared, so CPU time rather than wall time is the stable cost figure)")
+    add("train_time_s", np.nansum(epoch_cpu, axis=1) if epoch_cpu.ndim == 2 else epoch_cpu, "s",
+        "CPU time of all training epochs, 1 thread: the simulated clock of search tasks charges it")
+    cols[-1].values[~np.isfinite(main["test_acc"])] = np.nan  # untrained: NaN, not a 0-s sum
+    add("degenerate", main["degenerate"], "bool (0/1)", "1 if the cell's output does not depend on its input")
+    add("trained_index", np.where(main["trained_index"] >= 0, main["trained_index"], np.nan), "index",
+        "hwbench index of the representative that was trained for this cell's isomorphism class")
+    add("seed2_test_accuracy_pct", 100.0 * seed2["test_acc"], "%",
+        f"test accuracy with seed 1, for a fixed subset of {N_SECOND_SEED} classes (seed-noise estimate)")
+    add("seed2_valid_accuracy_pct", 100.0 * seed2["valid_acc"], "%",
+        f"validation accuracy with seed 1, for a fixed subset of {N_SECOND_SEED} classes")
+    return cols
+
+
 #: part name -> function returning columns (or raising FileNotFoundError when inputs are missing)
 PARTS: dict[str, Callable[..., list[Column]]] = {
     "keys": part_keys,
     "analytic": part_analytic,
     "simulated": part_simulated,
+    "trained": part_trained,
 }
 
 
@@ -121,7 +179,6 @@ def _optional_parts() -> dict[str, Callable[..., list[Column]]]:
 
     found: dict[str, Callable[..., list[Column]]] = {}
     for name, spec in {
-        "trained": "hwbench.train.campaign:table_columns",
         "measured": "hwbench.measure.campaign:table_columns",
         "proxies": "hwbench.proxies.campaign:table_columns",
     }.items():
