@@ -48,6 +48,11 @@ COMMANDS: dict[str, str] = {
     "run": "hwbench.commands.search_cmds:RunCommand",
     "score": "hwbench.commands.search_cmds:ScoreCommand",
     "campaign": "hwbench.commands.campaign_cmds:CampaignCommand",
+    "measure": "hwbench.commands.measure_cmd:MeasureCommand",
+    "proxies": "hwbench.commands.proxy_cmds:ProxiesCommand",
+    "predict": "hwbench.commands.predict_cmds:PredictCommand",
+    "submit": "hwbench.commands.leaderboard_cmds:SubmitCommand",
+    "leaderboard": "hwbench.commands.leaderboard_cmds:LeaderboardCommand",
 }
 
 
