@@ -1,0 +1,135 @@
+"""``hwbench measure``: compile, check and measure given cells now (spot checks).
+
+    hwbench measure --config cifar10 --cells ARCH_OR_INDEX ... [--threads N] [--database DIR]
+                    [--rpc HOST:PORT --key KEY] [--target host|generic|cuda|JSON] [--frameworks tvm,torch,onnxruntime]
+                    [--format table|json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from hwbench.cli import CLIUsageError, Command, add_format_argument, emit
+
+_TABLE = ("index", "config", "protocol", "latency_ms", "latency_iqr_ms", "latency_cv", "latency_stable",
+          "planned_activation_bytes", "param_bytes", "torch_latency_ms", "onnxruntime_latency_ms")
+
+
+def parse_target(text: str, cuda_arch: str = "sm_87") -> dict[str, Any]:
+    """``host`` / ``generic`` (host features, no ``mcpu``) / ``cuda`` / a JSON target dict."""
+    from hwbench.measure.compile import cuda_target, host_target
+
+    if text == "host":
+        return host_target()
+    if text == "generic":
+        return host_target(mcpu=None)
+    if text == "cuda":
+        return cuda_target(cuda_arch)
+    try:
+        t = json.loads(text)
+    except ValueError:
+        t = None
+    if not isinstance(t, dict) or "kind" not in t:
+        raise CLIUsageError(f"--target {text!r}: expected host, generic, cuda or a JSON target dict with a 'kind'")
+    return t
+
+
+class MeasureCommand(Command):
+    name = "measure"
+    help = "compile (TVM), check and measure cells now: latency, dispersion, planned memory"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--config", default="cifar10", help="input configuration (cifar10, fashion-mnist ...)")
+        parser.add_argument("--cells", nargs="+", required=True, metavar="ARCH", help="architecture strings or indices")
+        parser.add_argument("--threads", type=int, default=1, help="runtime threads (0 = all cores); default 1")
+        parser.add_argument("--repeats", type=int, default=15, help="timed repeats")
+        parser.add_argument("--min-repeat-ms", type=float, default=50.0, help="minimum duration of one repeat")
+        parser.add_argument("--frameworks", default="tvm",
+                            help="comma list of tvm, torch, onnxruntime (same protocol each)")
+        parser.add_argument("--database", metavar="DIR", help="MetaSchedule tuning database (workloads.json, records.json)")
+        parser.add_argument("--target", default="host", help="host (default), generic, cuda or a JSON target dict")
+        parser.add_argument("--cuda-arch", default="sm_87", help="CUDA arch for --target cuda")
+        parser.add_argument("--rpc", metavar="HOST:PORT", help="measure on a device of the TVM RPC tracker at HOST:PORT")
+        parser.add_argument("--key", help="device key registered with the tracker (with --rpc)")
+        add_format_argument(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from hwbench.measure.protocol import FRAMEWORKS, MeasureError, Protocol
+        from hwbench.measure.run import measure_cells
+
+        frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+        bad = [f for f in frameworks if f not in FRAMEWORKS]
+        if bad or not frameworks:
+            raise CLIUsageError(f"--frameworks {args.frameworks!r}: choose from {', '.join(FRAMEWORKS)}")
+        if (args.rpc is None) != (args.key is None):
+            raise CLIUsageError("--rpc HOST:PORT and --key KEY go together")
+        try:
+            protocol = Protocol(threads=args.threads, repeats=args.repeats, min_repeat_ms=args.min_repeat_ms)
+        except MeasureError as exc:
+            raise CLIUsageError(str(exc)) from None
+        target = parse_target(args.target, args.cuda_arch)
+        if args.rpc and frameworks != ["tvm"]:
+            raise CLIUsageError("--rpc measures TVM only (--frameworks tvm)")
+        rows = measure_cells(args.cells, args.config, protocol=protocol, target=target, database=args.database,
+                             frameworks=frameworks, rpc=args.rpc, key=args.key)
+        if args.format == "json":
+            emit(rows, "json")
+        else:
+            emit(rows, "table", columns=[c for c in _TABLE if any(c in r for r in rows)])
+        return 0
+
+
+# ----------------------------------------------------------------------------- hwbench campaign measure
+def add_campaign_measure_parser(sub: Any) -> None:
+    """The ``measure`` subcommand of ``hwbench campaign`` (hooked in by campaign_cmds.py)."""
+    m = sub.add_parser("measure", help="measure every non-isomorphic nb201 cell with TVM (resumes where it stopped)")
+    m.add_argument("--config", default="cifar10", help="input configuration (cifar10, fashion-mnist ...)")
+    m.add_argument("--threads", type=int, default=1, help="runtime threads per measurement (0 = all cores)")
+    m.add_argument("--database", metavar="DIR", help="MetaSchedule tuning database to compile against")
+    m.add_argument("--target", default="host", help="host (default), generic or a JSON llvm target dict")
+    m.add_argument("--frameworks", default="tvm", help="comma list of tvm, torch, onnxruntime")
+    m.add_argument("--workers", type=int, default=1,
+                   help="local worker processes (default 1: parallel measurements disturb each other)")
+    m.add_argument("--dask", metavar="ADDRESS", help="run on this dask.distributed scheduler instead")
+    m.add_argument("--limit", type=int, help="stop after about N more cells (rounded up to whole shards)")
+    m.add_argument("--store-dir", default="datasets/shards", help="folder of campaign shards")
+    m.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_campaign_measure(args: argparse.Namespace) -> int:
+    import signal
+
+    from hwbench.measure.protocol import FRAMEWORKS, MeasureError, Protocol
+    from hwbench.measure.run import measure_campaign
+
+    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    if not frameworks or any(f not in FRAMEWORKS for f in frameworks):
+        raise CLIUsageError(f"--frameworks {args.frameworks!r}: choose from {', '.join(FRAMEWORKS)}")
+    if args.workers < 1:
+        raise CLIUsageError(f"--workers {args.workers}: expected >= 1")
+    if args.limit is not None and args.limit < 1:
+        raise CLIUsageError(f"--limit {args.limit}: expected >= 1")
+    try:
+        protocol = Protocol(threads=args.threads)
+    except MeasureError as exc:
+        raise CLIUsageError(str(exc)) from None
+    target = parse_target(args.target)
+    if target.get("kind") != "llvm":
+        raise CLIUsageError(f"--target {args.target!r}: the campaign measures on this CPU (llvm targets only)")
+
+    def to_interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, to_interrupt)
+    try:
+        rep = measure_campaign(args.config, store_dir=args.store_dir, protocol=protocol, target=target,
+                               database=args.database, frameworks=frameworks,
+                               executor="dask" if args.dask else "local", address=args.dask, workers=args.workers,
+                               limit=args.limit, progress=not args.no_progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(f"campaign {rep.name}: {rep.shards_skipped + rep.shards_written}/{rep.shards} shards done "
+          f"({rep.shards_written} written now, {rep.items_run} cells measured in {rep.seconds:.0f} s) under {rep.path}")
+    return 0
