@@ -47,12 +47,14 @@ COMMANDS: dict[str, str] = {
     "tasks": "hwbench.commands.search_cmds:TasksCommand",
     "run": "hwbench.commands.search_cmds:RunCommand",
     "score": "hwbench.commands.search_cmds:ScoreCommand",
+    "plot": "hwbench.commands.search_cmds:PlotCommand",
     "campaign": "hwbench.commands.campaign_cmds:CampaignCommand",
     "measure": "hwbench.commands.measure_cmd:MeasureCommand",
     "proxies": "hwbench.commands.proxy_cmds:ProxiesCommand",
     "predict": "hwbench.commands.predict_cmds:PredictCommand",
     "submit": "hwbench.commands.leaderboard_cmds:SubmitCommand",
     "leaderboard": "hwbench.commands.leaderboard_cmds:LeaderboardCommand",
+    "compress": "hwbench.commands.compress_cmds:CompressCommand",
 }
 
 

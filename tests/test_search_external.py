@@ -6,6 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hwbench.search import ExternalAlgorithmError
@@ -123,3 +124,52 @@ def test_silent_external_algorithm_times_out(tmp_path: Path) -> None:
 def test_missing_program_is_a_clear_error() -> None:
     with pytest.raises(ExternalAlgorithmError, match="cannot start"):
         run(synthetic_problem("constrained", 3), ExternalAlgorithm(["/nonexistent/alg"]), seed=0)
+
+
+def test_infinite_violation_of_a_missing_constraint_metric_is_sent_as_null(tmp_path: Path) -> None:
+    """A NaN constraint metric makes the violation infinite; the protocol has no Infinity (strict
+    JSON), so it must reach the program as null rather than crash the runner's json.dumps."""
+    import json
+
+    from hwbench.search.problem import Problem, TabularObjective
+    from hwbench.search.testing import PARAMS, synthetic_columns, synthetic_tasks
+
+    cols = synthetic_columns(0)
+    params = cols[PARAMS].copy()
+    params[7] = np.nan
+    cols[PARAMS] = params
+    task = synthetic_tasks(2)["constrained"]
+    prob = Problem(task, TabularObjective.for_task(task, cols))
+    assert np.isinf(prob.violation[7])
+    log = tmp_path / "told.jsonl"
+    cmd = _py(tmp_path, f'''
+import json, sys
+with open({str(log)!r}, "w") as log:
+    for line in sys.stdin:
+        msg = json.loads(line)
+        if msg["type"] == "tell":
+            log.write(json.dumps(msg["trial"]) + "\\n")
+        if msg["type"] == "ask":
+            print(json.dumps({{"index": 7}}), flush=True)
+        elif msg["type"] == "stop":
+            break
+''')
+    traj = run(prob, ExternalAlgorithm(cmd), seed=0)
+    assert traj.indices == (7, 7)
+    told = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(told) == 2
+    assert told[0]["state"] == "infeasible" and told[0]["violation"] is None
+    assert told[0]["values"][PARAMS] is None and told[0]["score"] is None
+
+
+def test_trial_message_has_no_non_finite_numbers() -> None:
+    import json
+
+    from hwbench.search.algorithms.base import Trial, TrialState, frozen_mapping
+
+    t = Trial(number=0, arch="a", index=0, state=TrialState.INFEASIBLE,
+              values=frozen_mapping({"accuracy": 90.0, "lat": float("inf"), "mem": float("nan")}),
+              score=None, objectives=(90.0, float("-inf")), violation=float("inf"), cost_s=1.0, clock_s=1.0)
+    msg = json.loads(json.dumps(t.to_message(), allow_nan=False))
+    assert msg["violation"] is None and msg["values"] == {"accuracy": 90.0, "lat": None, "mem": None}
+    assert msg["objectives"] == [90.0, None]

@@ -1,4 +1,4 @@
-"""CLI commands for search: ``tasks list|show``, ``run`` and ``score``."""
+"""CLI commands for search: ``tasks list|show``, ``run``, ``score`` and ``plot``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def _source(args: argparse.Namespace, required: bool = True) -> Any:
                 raise
             base = None
     extra: dict[str, Any] = {}
+    from pathlib import Path
+
+    for flag, path in (("--nats-csv", args.nats_csv), ("--naswot-csv", args.naswot_csv)):
+        if path and not Path(path).is_file():
+            raise CLIUsageError(f"{flag} {path!r}: no such file")
     if args.nats_csv:
         from hwbench.search.reference import nats_columns
 
@@ -215,25 +220,73 @@ class ScoreCommand(Command):
         add_format_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from hwbench.search._errors import ResultsFormatError
         from hwbench.search.runner import load_results, problem_for
         from hwbench.search.scoring import score_results
-        from hwbench.search.tasks import Task, get_task, is_task
 
         data = load_results(args.results)
-        try:
-            task = Task.from_dict(data["task"])
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ResultsFormatError(f"{args.results}: malformed task definition: {exc}") from None
-        if is_task(task.name) and get_task(task.name) != task:
-            raise ResultsFormatError(
-                f"{args.results}: task {task.name} differs from the registered definition of that name"
-            )
-        problem = problem_for(task, _source(args))
+        problem = problem_for(_results_task(args.results, data), _source(args))
         scores, summary = score_results(problem, data)
         if args.per_seed:
             emit([{"seed": s.seed, "regret": s.regret, "value": s.value, "oracle": s.oracle,
                    "evaluations": s.evaluations, "clock_s": s.clock_s} for s in scores], args.format)
         else:
             emit(_summary_row(data, summary, scores), args.format)
+        return 0
+
+
+def _results_task(path: str, data: dict[str, Any]) -> Any:
+    """The task a results file was run on; it must equal the registered task of that name."""
+    from hwbench.search._errors import ResultsFormatError
+    from hwbench.search.tasks import Task, get_task, is_task
+
+    try:
+        task = Task.from_dict(data["task"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ResultsFormatError(f"{path}: malformed task definition: {exc}") from None
+    if is_task(task.name) and get_task(task.name) != task:
+        raise ResultsFormatError(f"{path}: task {task.name} differs from the registered definition of that name")
+    return task
+
+
+class PlotCommand(Command):
+    name = "plot"
+    help = "plot anytime curves (and Pareto fronts) of results files, re-scored from the table, as PNG or HTML"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("results", nargs="+", help="results JSON files written by `hwbench run --out`")
+        parser.add_argument("--out", required=True, metavar="DIR", help="directory for the figures (created)")
+        parser.add_argument("--format", choices=("png", "html"), default="png",
+                            help="png (matplotlib, extra `plot`) or one self-contained interactive html per task")
+        _add_data_arguments(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from hwbench.search.plot import figures_for_task, write_html, write_png
+        from hwbench.search.runner import load_results, problem_for
+
+        by_task: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        tasks: dict[str, Any] = {}
+        for path in args.results:
+            data = load_results(path)
+            task = _results_task(path, data)
+            if task.name in tasks and tasks[task.name] != task:
+                raise CLIUsageError(f"{path}: task {task.name} is defined differently in another results file")
+            tasks[task.name] = task
+            by_task.setdefault(task.name, []).append((path, data))
+        source = _source(args)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[dict[str, Any]] = []
+        for name, results in by_task.items():
+            figs = figures_for_task(problem_for(tasks[name], source), results)
+            if args.format == "png":
+                for f in figs:
+                    written.append({"task": name, "figure": f.name.rsplit("-", 1)[1],
+                                    "file": str(write_png(f, out / f"{f.name}.png"))})
+            else:
+                p = write_html(figs, out / f"{name}.html", title=name)
+                written.append({"task": name, "figure": ",".join(f.name.rsplit("-", 1)[1] for f in figs),
+                                "file": str(p)})
+        emit(written, "table")
         return 0

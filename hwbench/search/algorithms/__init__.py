@@ -30,6 +30,7 @@ ENTRY_POINT_GROUP = "hwbench.algorithms"
 BUILTIN: dict[str, str] = {
     "random": "hwbench.search.algorithms.random_search:RandomSearch",
     "regularized-evolution": "hwbench.search.algorithms.evolution:RegularizedEvolution",
+    "predictor-guided-evolution": "hwbench.search.algorithms.predictor_guided:PredictorGuidedEvolution",
     "local-search": "hwbench.search.algorithms.local_search:LocalSearch",
     "reinforce": "hwbench.search.algorithms.reinforce:Reinforce",
     "successive-halving": "hwbench.search.algorithms.successive_halving:SuccessiveHalving",

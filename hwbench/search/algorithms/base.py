@@ -54,10 +54,12 @@ class Trial:
         return self.state is TrialState.COMPLETE
 
     def to_message(self) -> dict[str, Any]:
-        """The JSON form sent to external algorithms (NaN becomes null)."""
+        """The JSON form sent to external algorithms. Strict JSON has no NaN or Infinity: every
+        non-finite number becomes null (NaN = missing value; an infinite ``violation`` = a
+        constraint metric missing for the cell; an infinite cost or reward)."""
 
         def f(x: float | None) -> float | None:
-            return None if x is None or math.isnan(x) else float(x)
+            return None if x is None or not math.isfinite(x) else float(x)
 
         return {
             "number": self.number,
@@ -68,8 +70,8 @@ class Trial:
             "score": f(self.score),
             "objectives": [f(x) for x in self.objectives],
             "violation": f(self.violation),
-            "cost_s": self.cost_s,
-            "clock_s": self.clock_s,
+            "cost_s": f(self.cost_s),
+            "clock_s": f(self.clock_s),
             "epochs": self.epochs,
         }
 
