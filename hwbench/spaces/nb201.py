@@ -318,6 +318,9 @@ class MacroConfig:
     num_classes: int
     C: int = 16
     N: int = 5
+    #: how the dataset's images become the network input ("" = as is); fashion-mnist trains on
+    #: 12x12 inputs made from the 28x28 images (see hwbench/train/recipe.py TRANSFORMS)
+    input_transform: str = ""
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -330,7 +333,7 @@ CONFIGS: dict[str, MacroConfig] = {
     "cifar10": MacroConfig("cifar10", 3, 32, 10),
     "cifar100": MacroConfig("cifar100", 3, 32, 100),
     "imagenet16-120": MacroConfig("imagenet16-120", 3, 16, 120),
-    "fashion-mnist": MacroConfig("fashion-mnist", 1, 28, 10, C=8, N=1),
+    "fashion-mnist": MacroConfig("fashion-mnist", 1, 12, 10, C=8, N=1, input_transform="crop24-pool2"),
 }
 
 
