@@ -509,10 +509,11 @@ def _pruned_all() -> tuple[tuple[int, ...] | None, ...]:
 
 #: unit of each simulated metric column
 METRIC_UNITS = {
-    "latency_ms": "ms", "energy_mj": "mJ", "peak_sram_bytes": "B", "flash_bytes": "B", "arena_bytes": "B",
-    "cycles": "cycles", "fits": "bool (1 = fits SRAM and flash)", "peak_dram_bytes": "B", "weight_bytes": "B",
+    "latency_ms": "ms", "energy_mj": "mJ", "peak_sram_bytes": "bytes", "flash_bytes": "bytes",
+    "arena_bytes": "bytes",
+    "cycles": "cycles", "fits": "bool (1 = fits SRAM and flash)", "peak_dram_bytes": "bytes", "weight_bytes": "bytes",
     "kernels": "count", "dsp_used": "DSP slices", "dsp_util": "fraction", "bram36_used": "BRAM36 blocks",
-    "bram_util": "fraction", "dram_traffic_bytes": "B", "pe_util": "fraction",
+    "bram_util": "fraction", "dram_traffic_bytes": "bytes", "pe_util": "fraction",
 }
 
 

@@ -6,7 +6,8 @@ set -euo pipefail
 OUT="${HWBENCH_MAIN_OUT:-./main-job-out}"
 mkdir -p "$OUT"
 TASK="${HWBENCH_MAIN_TASK:-nb201-fmnist-train-mcu-stm32f746-constrained}"
-CELL='|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'
+# one of the cells the Fashion-MNIST campaign trained first (the campaign is still filling the table)
+CELL='|nor_conv_3x3~0|+|skip_connect~0|none~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|'
 
 echo "== the shipped table"
 hwbench info

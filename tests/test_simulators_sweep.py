@@ -86,6 +86,6 @@ def test_sweep_columns_are_named_and_attributed() -> None:
     cols = sweep_columns("mcu-stm32f746", ("cifar10", "fashion-mnist"))
     assert "cifar10/mcu-stm32f746/latency_ms" in cols and "fashion-mnist/mcu-stm32f746/peak_sram_bytes" in cols
     values, attrs = cols["cifar10/mcu-stm32f746/flash_bytes"]
-    assert values.shape == (SIZE,) and attrs["unit"] == "B" and attrs["source"] == "simulated"
+    assert values.shape == (SIZE,) and attrs["unit"] == "bytes" and attrs["source"] == "simulated"
     assert json.loads(attrs["device"])["figures"]["clock_hz"]["source"]
     assert all(a["unit"] for _, a in cols.values())
