@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 #: the accuracy columns the synthetic overlay provides (those of the ``fmnist-train`` tasks)
-TEST_COLUMN = "fashion-mnist/train/test_accuracy_pct"
-VALID_COLUMN = "fashion-mnist/train/valid_accuracy_pct"
+TEST_COLUMN = "fashion-mnist/synthetic-test/test_accuracy_pct"
+VALID_COLUMN = "fashion-mnist/synthetic-test/valid_accuracy_pct"
 #: a small task (3 seeds, 40 evaluations) on those columns, registered by :func:`register_test_task`
 TEST_TASK = "test-lb-fmnist-params-constrained.v1"
 

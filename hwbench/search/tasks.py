@@ -257,7 +257,7 @@ KIB = 1024
 
 def builtin_tasks() -> list[Task]:
     """The shipped suite: for every accuracy source x config, the three objective kinds over the
-    analytic cost columns, plus device tasks (MCU, FPGA, CPU) that become runnable when those
+    analytic cost columns, plus device tasks (MCU, FPGA, GPU, ASIC, CPU) that become runnable when those
     columns land."""
     out: list[Task] = []
     for src, (configs, acc_t, val_t, time_t) in _SOURCES.items():
@@ -314,6 +314,20 @@ def builtin_tasks() -> list[Task]:
                     budget=Budget(evaluations=300),
                     description="MnasNet reward with ZCU102 FPGA latency, T = 25% quantile",
                     tags=("simulated", "fpga"), **common,
+                ),
+                Task(
+                    f"{pre}-gpu-jetson-tx2-pareto.v1", "pareto", costs=(f"{c}/gpu-jetson-tx2/latency_ms",),
+                    budget=Budget(evaluations=300),
+                    description="accuracy vs Jetson TX2 GPU latency front (simulated roofline + launch model)",
+                    tags=("simulated", "gpu"), **common,
+                ),
+                Task(
+                    f"{pre}-asic-eyeriss-energy-constrained.v1", "constrained",
+                    costs=(f"{c}/asic-eyeriss/energy_mj",),
+                    constraints=(Threshold(f"{c}/asic-eyeriss/energy_mj", quantile=0.25),),
+                    budget=Budget(evaluations=300),
+                    description="best accuracy among the 25% of cells with the lowest Eyeriss energy per inference",
+                    tags=("simulated", "asic"), **common,
                 ),
                 Task(
                     f"{pre}-cpu-host-pareto.v1", "pareto", costs=(f"{c}/cpu-host/latency_ms",),

@@ -119,7 +119,6 @@ def resolve(
     name = str(name_or_path)
     searched: list[str] = []
     known: list[str] = []
-    listed: ManifestEntry | None = None
     for label, d in search_dirs(environ):
         m = d / MANIFEST_NAME
         if not m.is_file():
@@ -134,13 +133,14 @@ def resolve(
         assert hit.path is not None
         if hit.path.is_file():
             return Resolved(hit.path, hit)
-        searched.append(f"{label} {m} (lists {name!r} but {hit.path} is missing)")
-        listed = listed or hit
-    if listed is not None and listed.url and download:
-        dest = cache_dir(environ) / listed.file
-        if not dest.is_file():
-            download_file(listed.url, dest, listed.sha256)
-        return Resolved(dest, listed)
+        if hit.url and download:
+            # the first manifest that lists the table decides its version: fetch that one into the
+            # cache rather than fall back to a different file (with a different hash) further down
+            dest = cache_dir(environ) / hit.file
+            if not dest.is_file():
+                download_file(hit.url, dest, hit.sha256)
+            return Resolved(dest, hit)
+        searched.append(f"{label} {m} (lists {name!r} but {hit.path} is missing and it has no url)")
     hint = f"; tables listed: {', '.join(sorted(set(known)))}" if known else ""
     raise TableNotFoundError(
         f"no table {name!r} found{hint}. Searched: "
