@@ -154,6 +154,9 @@ def torch_module_from_graph(g: LayerGraph) -> tuple[Any, Any]:
                 elif op.kind == "avgpool2d":
                     assert op.kernel and op.stride and op.padding
                     mod = nn.AvgPool2d(op.kernel, op.stride, op.padding)
+                elif op.kind == "maxpool2d":
+                    assert op.kernel and op.stride and op.padding
+                    mod = nn.MaxPool2d(op.kernel, op.stride, op.padding)
                 elif op.kind == "global_avgpool":
                     mod = nn.AdaptiveAvgPool2d(1)
                 elif op.kind == "linear":

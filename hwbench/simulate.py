@@ -4,6 +4,9 @@ and the whole-space nb201 sweep.
 Reproduce the validation table of docs/targets.md with::
 
     python -m hwbench.simulate validate-mcu [--reference ../shared/reference]
+
+and the GPU / ASIC validations against published measurements (simulators/published.py) with
+``python -m hwbench.simulate validate-gpu`` / ``validate-asic`` (re-fit: ``calibrate-gpu`` / ``calibrate-asic``).
 """
 
 from __future__ import annotations
@@ -186,6 +189,236 @@ def validate_fpga(reference: str | Path = DEFAULT_REFERENCE) -> list[dict[str, A
     return rows
 
 
+# -- GPU and ASIC: published measurements (simulators/published.py) ---------------------------------
+#: GPU calibration split: Jetson TX2, batch 1 (NVIDIA-AI-IOT/tf_trt_models), per protocol. The fit uses
+#: these networks only; the other rows are held out.
+GPU_CALIBRATION = frozenset({"mobilenet_v1_0p25_128", "resnet_v1_50", "mobilenet_v1_1p0_224"})
+#: ASIC calibration split: the Eyeriss AlexNet layers (JSSC 2017 Table V); VGG-16 (Table VI) is held out.
+ASIC_CALIBRATION = frozenset({"alexnet_conv"})
+
+
+@dataclass(frozen=True)
+class GPUProtocolFit:
+    """What :func:`calibrate_gpu` fits on the calibration split of one measurement protocol.
+
+    For the TF-TRT FP16 protocol ``gemm_efficiency`` is the device-model constant shipped as the default of
+    :func:`simulators.gpu.simulate_gpu`; ``host_overhead_s`` (TensorFlow session, input/output copies) and
+    ``dw_efficiency`` (TensorRT 3 runs depthwise convolutions as grouped convolutions on Pascal) describe the
+    protocol and are passed only when comparing with these measurements. For plain TensorFlow FP32 (cuDNN,
+    unfused batch norm / activations) all three are protocol terms.
+    """
+
+    host_overhead_s: float
+    gemm_efficiency: float
+    dw_efficiency: float
+
+
+#: :func:`calibrate_gpu` results (tests re-run the fits).
+TX2_TFTRT_FIT = GPUProtocolFit(host_overhead_s=2.51e-3, gemm_efficiency=0.84, dw_efficiency=0.0039)
+TX2_TF_FP32_FIT = GPUProtocolFit(host_overhead_s=6.72e-3, gemm_efficiency=0.288, dw_efficiency=0.0234)
+#: protocol name -> shipped fit (rows: :data:`simulators.published.GPU_PROTOCOLS`)
+GPU_FITS = {"tx2-tftrt-fp16": TX2_TFTRT_FIT, "tx2-tf-fp32": TX2_TF_FP32_FIT}
+
+
+def _log_fit(fun: Any, x0: list[float], iters: int = 60) -> np.ndarray:
+    """Damped Gauss-Newton on log-parameters minimizing sum(fun(x)**2) (fun returns log residuals)."""
+    z = np.log(np.asarray(x0, dtype=float))
+    r = np.asarray(fun(np.exp(z)))
+    for _ in range(iters):
+        jac = np.empty((len(r), len(z)))
+        for j in range(len(z)):
+            dz = np.zeros_like(z)
+            dz[j] = 1e-5
+            jac[:, j] = (np.asarray(fun(np.exp(z + dz))) - r) / 1e-5
+        step = np.linalg.lstsq(jac, -r, rcond=None)[0]
+        lam = 1.0
+        while lam > 1e-4:
+            zn = z + lam * step
+            rn = np.asarray(fun(np.exp(zn)))
+            if float(rn @ rn) < float(r @ r):
+                z, r = zn, rn
+                break
+            lam /= 2
+        else:
+            break
+        if float(np.max(np.abs(lam * step))) < 1e-9:
+            break
+    out: np.ndarray = np.exp(z)
+    return out
+
+
+def _gpu_protocol(protocol: str) -> tuple[Any, ...]:
+    from simulators.published import GPU_PROTOCOLS
+
+    if protocol not in GPU_PROTOCOLS:
+        from hwbench.errors import UnknownNameError
+
+        raise UnknownNameError("GPU measurement protocol", protocol, GPU_PROTOCOLS)
+    return GPU_PROTOCOLS[protocol]
+
+
+def _gpu_graphs(rows: tuple[Any, ...], via: str) -> dict[tuple[str, int], Any]:
+    from hwbench.reference_models_gpu import network_graph
+
+    return {(f.network, f.batch): network_graph(f.network, batch=f.batch, via=via) for f in rows}
+
+
+def _gpu_latency(graph: Any, f: Any, fit: GPUProtocolFit) -> float:
+    from simulators.api import simulate
+
+    return float(simulate(graph, f.device, batch=f.batch, precision=f.precision, host_overhead_s=fit.host_overhead_s,
+                          gemm_efficiency=fit.gemm_efficiency, dw_efficiency=fit.dw_efficiency).latency_ms)
+
+
+def calibrate_gpu(protocol: str = "tx2-tftrt-fp16", via: str = "ir") -> GPUProtocolFit:
+    """Fit host overhead, GEMM efficiency and depthwise efficiency on the calibration rows of ``protocol``
+    (log least squares; three rows, three parameters)."""
+    rows = [f for f in _gpu_protocol(protocol) if f.network in GPU_CALIBRATION]
+    graphs = _gpu_graphs(tuple(rows), via)
+
+    def resid(x: np.ndarray) -> list[float]:
+        fit = GPUProtocolFit(float(x[0]), min(float(x[1]), 1.0), min(float(x[2]), 1.0))
+        return [float(np.log(_gpu_latency(graphs[(f.network, f.batch)], f, fit) / f.value)) for f in rows]
+
+    h, ge, de = _log_fit(resid, [3e-3, 0.7, 0.15])
+    return GPUProtocolFit(float(h), float(min(ge, 1.0)), float(min(de, 1.0)))
+
+
+def validate_gpu(fits: dict[str, GPUProtocolFit] | None = None, via: str = "torch") -> list[dict[str, Any]]:
+    """GPU model (with each protocol's fitted terms) vs the published Jetson TX2 latencies; ``split`` is
+    ``calibration`` for the rows the fit used, ``protocol`` names the measurement protocol."""
+    from simulators.published import GPU_PROTOCOLS
+
+    fits = {**GPU_FITS, **(fits or {})}
+    rows = []
+    for protocol, figures in GPU_PROTOCOLS.items():
+        fit = fits[protocol]
+        graphs = _gpu_graphs(figures, via)
+        for f in figures:
+            pred = _gpu_latency(graphs[(f.network, f.batch)], f, fit)
+            rows.append({"board": f.device, "protocol": protocol, "model": f.network, "layer": f.layer,
+                         "metric": f.metric, "measured": f.value, "predicted": pred, "rel_error": pred / f.value - 1.0,
+                         "split": "calibration" if f.network in GPU_CALIBRATION else "held-out",
+                         "batch": f.batch, "precision": f.precision, "framework": f.framework, "source": f.source})
+    return rows
+
+
+def _asic_layers(network: str, batch: int, device: Any, via: str) -> dict[str, dict[str, float]]:
+    """Per conv layer of an Eyeriss reference network: simulated latency, processing time, DRAM, chip energy."""
+    from hwbench.reference_models_gpu import ALEXNET_CONVS, VGG16_CONVS, network_graph
+    from simulators.api import simulate
+
+    names = [c[0] for c in (ALEXNET_CONVS if network == "alexnet_conv" else VGG16_CONVS)]
+    r = simulate(network_graph(network, batch=batch, via=via), device, batch=batch)
+    convs = [x for x in r.layer_records() if x["kind"] == "conv2d"]
+    if len(convs) != len(names):
+        raise AssertionError(f"{network}: {len(convs)} conv kernels, expected {len(names)}")
+    wb = int(device.word_bits) // 8
+    e_dram = float(device.energy_mac_j) * float(device.energy_dram_rel)
+    out = {}
+    for name, x in zip(names, convs):
+        out[name] = {"latency_ms": x["latency_ms"],
+                     "processing_latency_ms": x["compute_cycles"] / float(device.clock_hz) * 1e3,
+                     "dram_mb": x["dram_bytes"] / 1e6, "gmacs": x["macs"] / 1e9,
+                     # the chip's power excludes the DRAM devices: drop the DRAM access energy
+                     "energy_mj": x["energy_mj"] - x["dram_bytes"] / wb * e_dram * 1e3}
+    return out
+
+
+def calibrate_asic(via: str = "ir") -> dict[str, float]:
+    """Fit the Eyeriss ``array_efficiency`` (measured AlexNet processing latency = MAC-bound cycles /
+    efficiency: geometric mean of the ratios) and the effective ``dram_bw_bytes_per_s`` (AlexNet total
+    latency given that efficiency: log least squares) on the calibration split."""
+    from simulators.published import EYERISS
+
+    dev = get_device("asic-eyeriss").replace(array_efficiency=1.0)
+    cal = [f for f in EYERISS if f.network in ASIC_CALIBRATION and not f.note]
+    sims: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
+
+    def sim(d: Any, f: Any) -> dict[str, float]:
+        key = (f.network, f.batch)
+        if key not in sims:
+            sims[key] = _asic_layers(f.network, f.batch, d, via)
+        return sims[key][f.layer]
+
+    proc = [(sim(dev, f)["processing_latency_ms"], f.value) for f in cal if f.metric == "processing_latency_ms"]
+    eff = float(np.exp(np.mean([np.log(p / m) for p, m in proc])))
+    dev = dev.replace(array_efficiency=eff)
+    sims.clear()
+    tot = [f for f in cal if f.metric == "latency_ms"]
+
+    def resid(x: np.ndarray) -> list[float]:
+        d = dev.replace(dram_bw_bytes_per_s=float(x[0]))
+        sims.clear()
+        return [float(np.log(sim(d, f)["latency_ms"] / f.value)) for f in tot]
+
+    (bw,) = _log_fit(resid, [float(get_device("asic-eyeriss").dram_bw_bytes_per_s)])
+    return {"array_efficiency": eff, "dram_bw_bytes_per_s": float(bw)}
+
+
+def validate_asic(via: str = "torch", device: Any = None) -> list[dict[str, Any]]:
+    """Shipped Eyeriss model vs the JSSC 2017 per-layer measurements (total and processing latency, DRAM
+    accesses, chip energy = power x total latency); AlexNet rows are the calibration split, VGG-16 rows
+    held out, the layers' MAC counts are split ``check`` (network definitions) and an inconsistent
+    transcribed cell is ``excluded``."""
+    from simulators.published import EYERISS
+
+    dev = get_device(device or "asic-eyeriss")
+    sims: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
+    rows = []
+    for f in EYERISS:
+        key = (f.network, f.batch)
+        if key not in sims:
+            sims[key] = _asic_layers(f.network, f.batch, dev, via)
+        pred = sims[key][f.layer]
+        metric, measured = f.metric, f.value
+        if metric == "power_mw":  # compare energy: power x total latency of the same layer
+            total = next(g.value for g in EYERISS if (g.network, g.layer, g.metric) == (f.network, f.layer,
+                                                                                        "latency_ms"))
+            metric, measured = "energy_mj", f.value * total * 1e-3
+        split = "calibration" if f.network in ASIC_CALIBRATION else "held-out"
+        if metric == "gmacs":  # network definition check, not a cost
+            split = "check"
+        if f.note:
+            split = "excluded"
+        rows.append({"board": f.device, "model": f.network, "layer": f.layer, "metric": metric,
+                     "measured": measured, "predicted": pred[metric], "rel_error": pred[metric] / measured - 1.0,
+                     "split": split, "batch": f.batch, "precision": f.precision, "framework": f.framework,
+                     "source": f.source, "note": f.note})
+    return rows
+
+
+def validation_summary(rows: list[dict[str, Any]], split: str = "held-out") -> dict[str, dict[str, float]]:
+    """Per metric, per (model, metric) and per (protocol, metric) if rows name a protocol, over ``split``
+    rows: n, MAPE, max |error|, mean signed error and
+    the Spearman rank correlation of predicted vs measured (NaN below 4 rows)."""
+    import pandas as pd
+
+    df = pd.DataFrame([r for r in rows if r["split"] == split])
+    out: dict[str, dict[str, float]] = {}
+    if df.empty:
+        return out
+    groups = [*((m, d) for m, d in df.groupby("metric")),
+              *((f"{mo}/{me}", d) for (mo, me), d in df.groupby(["model", "metric"]))]
+    if "protocol" in df:
+        groups += [(f"{p}/{me}", d) for (p, me), d in df.groupby(["protocol", "metric"])]
+    for key, g in groups:
+        e = g["rel_error"].to_numpy()
+        rho = float(g["predicted"].corr(g["measured"], method="spearman")) if len(g) >= 4 else float("nan")
+        out[str(key)] = {"n": len(g), "mape": float(np.mean(np.abs(e))), "max_abs_rel_error":
+                         float(np.max(np.abs(e))), "mean_rel_error": float(np.mean(e)), "spearman": rho}
+    return out
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    print(f"{'device':16} {'protocol':15} {'model':22} {'layer':8} {'metric':22} {'measured':>10} {'predicted':>10} "
+          f"{'error':>8}  split")
+    for r in rows:
+        print(f"{r['board']:16} {r.get('protocol', '-'):15} {r['model']:22} {r['layer'] or '-':8} {r['metric']:22} "
+              f"{r['measured']:10.4g} "
+              f"{r['predicted']:10.4g} {100 * r['rel_error']:+7.1f}%  {r['split']}")
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean / max absolute relative error of the held-out rows, per metric."""
     out: dict[str, dict[str, float]] = {}
@@ -199,9 +432,22 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def _main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hwbench.simulate")
-    p.add_argument("what", choices=("validate-mcu", "calibrate-mcu", "validate-fpga"))
+    p.add_argument("what", choices=("validate-mcu", "calibrate-mcu", "validate-fpga", "validate-gpu", "calibrate-gpu",
+                                    "validate-asic", "calibrate-asic"))
     p.add_argument("--reference", default=str(DEFAULT_REFERENCE))
     a = p.parse_args(argv)
+    if a.what == "calibrate-gpu":
+        print(json.dumps({k: asdict(calibrate_gpu(k)) for k in GPU_FITS}, indent=2))
+        return 0
+    if a.what == "calibrate-asic":
+        print(json.dumps(calibrate_asic(), indent=2))
+        return 0
+    if a.what in ("validate-gpu", "validate-asic"):
+        rows = validate_gpu() if a.what == "validate-gpu" else validate_asic()
+        _print_rows(rows)
+        print(json.dumps({"held-out": validation_summary(rows), "calibration": validation_summary(rows, "calibration")},
+                         indent=2))
+        return 0
     if a.what == "calibrate-mcu":
         print(json.dumps({k: asdict(v) for k, v in calibrate_mcu(a.reference).items()}, indent=2))
         return 0

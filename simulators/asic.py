@@ -5,10 +5,14 @@ Per convolution (filter ``R x S``, output ``E x F``, ``C`` input channels per gr
 * a logical PE set is ``R`` rows x ``E`` columns (one PE per filter row x output row); sets wider than
   the array are folded into strips of at most ``pe_cols`` columns, and as many sets as fit are
   replicated over the 12 x 14 array (different filters / channels). PE utilization =
-  used PEs / 168; compute cycles = MACs / (168 x utilization) (one 16-bit MAC per PE per cycle).
-* DRAM traffic (16-bit words): ifmap + weights + ofmap once each, with the weights re-fetched once per
-  ifmap chunk when ifmap + ofmap do not fit the global buffer.
-* time = max(compute, traffic / DRAM bandwidth).
+  used PEs / 168; compute cycles = MACs / (168 x utilization x array efficiency) (one 16-bit MAC per
+  active PE per cycle; the array efficiency -- pipeline fill, NoC and buffer stalls -- is the device
+  figure ``array_efficiency``, fitted on the measured Eyeriss AlexNet layers, see docs/targets.md).
+* DRAM traffic (16-bit words): ifmap + weights + ofmap once each per layer (the Eyeriss chip's measured
+  DRAM accesses are close to this: JSSC 2017 Tables V and VI).
+* time = compute + traffic / DRAM bandwidth: the chip does not hide a layer's DRAM transfers behind its
+  processing (JSSC 2017 Tables V/VI: every layer's total latency exceeds its processing latency by about
+  its DRAM accesses over the link bandwidth).
 * energy, in units of one MAC (ISCA 2016 Table IV: RF 1x, inter-PE 2x, global buffer 6x, DRAM 200x):
   MACs x (1 + 3 RF accesses) + NoC transfers (ifmap reuse over R, weight reuse over F, psum accumulation
   over R) x 2 + global-buffer accesses x 6 + DRAM words x 200, plus static power x time.
@@ -65,6 +69,7 @@ def simulate_asic(graph: LayerGraph, device: DeviceSpec, batch: int = 1) -> Any:
     e_mac = float(device.energy_mac_j)
     rf, noc, gbuf, dram = (float(device.energy_rf_rel), float(device.energy_noc_rel), float(device.energy_glb_rel),
                            float(device.energy_dram_rel))
+    eff = float(device.get("array_efficiency", 1.0))
     kg = fuse(graph)
     g_batch = max(int(graph.tensors[graph.inputs[0]].shape[0]), 1) if graph.inputs else 1
     scale = batch / g_batch
@@ -83,10 +88,8 @@ def simulate_asic(graph: LayerGraph, device: DeviceSpec, batch: int = 1) -> Any:
                 assert op.kernel is not None
                 r, e, f = op.kernel[0], op.out_shape[2], op.out_shape[3]
             util = rs_utilization(r, e, rows, cols)
-            cyc = macs / (pes * util)
-            act_bytes = (ins + out) * wb
-            refetch = max(1, math.ceil(act_bytes / glb))
-            traffic = (ins + out) * wb + wts * wb * refetch
+            cyc = macs / (pes * util * eff)
+            traffic = (ins + out + wts) * wb
             noc_t = macs / max(r, 1) + macs / max(f, 1) + out * r
             glb_acc = ins + wts + 2 * out * max(1, math.ceil(op.in_shapes[0][1] / max(op.groups, 1) / 4))
             e_dyn = e_mac * (macs * (1 + 3 * rf) + noc_t * noc + glb_acc * gbuf + traffic / wb * dram)
@@ -96,7 +99,7 @@ def simulate_asic(graph: LayerGraph, device: DeviceSpec, batch: int = 1) -> Any:
             traffic = 0.0 if out * wb < glb else (ins + out) * wb
             e_dyn = e_mac * ((ins + out) * gbuf + traffic / wb * dram)
         t_c, t_m = cyc / clock, traffic / bw
-        t = max(t_c, t_m)
+        t = t_c + t_m
         total += t
         e = e_dyn + float(device.static_power_w) * t
         rows_out.append((k.name[:64], k.kind, "+".join(k.fused)[:32], int(macs), util, cyc, traffic, t * 1e3,
