@@ -17,12 +17,34 @@ quantization parameters (float32 scale + int64 zero point per output channel in 
 kernel / per tensor flatbuffer metadata + a runtime code constant.
 
 Energy: the device's active power x latency.
+
+Bit-widths (``layer_bits``, default ``None`` = int8 everywhere, the calibrated model above): per
+kernel, weights at ``w_bits`` and every activation tensor at its own width. ``layer_bits="graph"``
+reads them from the IR (the main op's ``Op.weight_bits``, each tensor's ``TensorSpec.dtype_bits``);
+a mapping ``kernel name -> (w_bits, a_bits)`` gives them per layer (``a_bits`` = the width of the
+layer's input activations; a tensor is stored at the widest ``a_bits`` of the kernels that read it,
+a tensor nobody reads at its producer's; unlisted kernels are int8). Widths are 1..8, 16 or 32. Then:
+
+* a conv / linear kernel is *integer* when its weights and its input are <= 8 bits, else *float*
+  (the TFLM float reference kernels on dequantized data);
+* MAC cycles x factor: integer ``MAC_FACTOR_W[w] * MAC_FACTOR_A[a]`` (sub-byte kernels unpack before
+  the int16 SIMD MACs, as in CMix-NN), float :data:`FLOAT_MAC_FACTOR`; other terms as int8. These
+  factors are assumptions, not calibrated on measurements;
+* arena: each tensor at ``ceil(numel * bits / 8)`` bytes (sub-byte tensors packed); CMSIS-NN scratch
+  for integer kernels; a float kernel gets a float copy of a quantized input (TFLM's DEQUANTIZE) and
+  one dequantized filter row when its weights are quantized;
+* flash: weights packed at ``w_bits``, 4-byte biases, per-channel quantization data only for
+  quantized (< 32 bit) weights; persistent SRAM: requantization data only for integer kernels.
+
+With every width at 8 this is the int8 model exactly (tested).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -63,6 +85,18 @@ DEFAULT_COEFFICIENTS: dict[str, MCUCoefficients] = {
     "cortex-m7": MCUCoefficients(cpm_conv=2.755, cpm_conv1x1=2.479, cpm_dw=8.264, cpm_fc=1.594, c_im2col=4.132, c_out=16.53, c_pool=5.509, c_add=33.06, c_elem=8.264, c_layer=11020.0, sram_persistent_per_channel=8.0, sram_per_tensor=48.0, sram_per_kernel=64.0, sram_runtime=53970.0, flash_per_quant_channel=12.0, flash_per_kernel=0.0, flash_per_tensor=0.0, flash_runtime=253400.0),
     "cortex-m4": MCUCoefficients(cpm_conv=5.944, cpm_conv1x1=5.349, cpm_dw=17.83, cpm_fc=3.44, c_im2col=8.915, c_out=35.66, c_pool=11.89, c_add=71.32, c_elem=17.83, c_layer=23770.0, sram_persistent_per_channel=8.0, sram_per_tensor=48.0, sram_per_kernel=64.0, sram_runtime=53970.0, flash_per_quant_channel=12.0, flash_per_kernel=0.0, flash_per_tensor=0.0, flash_runtime=253400.0),
 }
+
+#: MAC-cycle factor of integer kernels by weight / activation bit-width (int8 = 1; assumptions, see above).
+MAC_FACTOR_W: dict[int, float] = {8: 1.0, 7: 1.1, 6: 1.1, 5: 1.2, 4: 1.2, 3: 1.35, 2: 1.35, 1: 1.5}
+MAC_FACTOR_A: dict[int, float] = {8: 1.0, 7: 1.05, 6: 1.05, 5: 1.1, 4: 1.1, 3: 1.2, 2: 1.2, 1: 1.3}
+#: MAC-cycle factor of a float (dequantized, TFLM reference) kernel.
+FLOAT_MAC_FACTOR = 4.0
+#: Bit-widths the model accepts.
+VALID_BITS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 16, 32)
+MAC_CLASSES = ("conv", "conv1x1", "dw", "fc")
+
+#: ``layer_bits`` argument: ``None`` (int8), ``"graph"`` (from the IR) or kernel name -> (w_bits, a_bits).
+LayerBits = Literal["graph"] | Mapping[str, tuple[int, int]] | None
 
 LAYER_DTYPE = np.dtype([
     ("name", "U64"), ("kind", "U16"), ("fused", "U32"), ("macs", "i8"), ("cycles", "f8"),
@@ -154,6 +188,7 @@ def scratch_bytes(k: Kernel) -> int:
 
 
 def flash_parts(kg: KernelGraph, c: MCUCoefficients) -> dict[str, float]:
+    """Flash parts of the int8 model (``estimate`` computes them at any ``layer_bits``)."""
     weights = bias = quant = 0
     for k in kg.kernels:
         cls = kernel_class(k)
@@ -173,6 +208,51 @@ def flash_parts(kg: KernelGraph, c: MCUCoefficients) -> dict[str, float]:
     }
 
 
+def _check_bits(b: Any, what: str) -> int:
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or int(b) not in VALID_BITS:
+        raise ValueError(f"{what}: bit-width {b!r} is not one of {VALID_BITS}")
+    return int(b)
+
+
+def resolve_bits(kg: KernelGraph, layer_bits: LayerBits = None) -> tuple[list[int], dict[str, int]]:
+    """Weight bits per kernel (in order) and bits per tensor of ``kg`` for ``layer_bits`` (see the module
+    docstring)."""
+    if layer_bits is None:
+        return [8] * len(kg.kernels), {t: 8 for t in kg.tensors}
+    if isinstance(layer_bits, str):
+        if layer_bits != "graph":
+            raise ValueError(f"layer_bits={layer_bits!r}: expected None, 'graph' or a mapping "
+                             "kernel name -> (w_bits, a_bits)")
+        w = [_check_bits(k.main.weight_bits, f"kernel {k.name!r} weight") for k in kg.kernels]
+        return w, {t: _check_bits(ts.dtype_bits, f"tensor {t!r}") for t, ts in kg.tensors.items()}
+    names = [k.name for k in kg.kernels]
+    unknown = sorted(set(layer_bits) - set(names))
+    if unknown:
+        raise ValueError(f"layer_bits names {unknown} that are not kernels of {kg.name!r} (after fusion); "
+                         f"valid kernel names: {names}")
+    wa: list[tuple[int, int]] = []
+    for k in kg.kernels:
+        v = layer_bits.get(k.name, (8, 8))
+        if not (isinstance(v, tuple | list) and len(v) == 2):
+            raise ValueError(f"layer_bits[{k.name!r}] = {v!r}: expected a pair (w_bits, a_bits)")
+        wa.append((_check_bits(v[0], f"kernel {k.name!r} weight"), _check_bits(v[1], f"kernel {k.name!r} activation")))
+    readers: dict[str, list[int]] = {t: [] for t in kg.tensors}
+    for k, (_, a) in zip(kg.kernels, wa):
+        for t in k.inputs:
+            readers[t].append(a)
+    producer = {k.output: a for k, (_, a) in zip(kg.kernels, wa)}
+    tb = {t: max(r) if r else producer.get(t, 8) for t, r in readers.items()}
+    return [w for w, _ in wa], tb
+
+
+def _float_scratch(k: Kernel, a_bits: int, w_bits: int) -> int:
+    """Scratch of a float kernel: a float copy of a quantized input + one dequantized filter row."""
+    op = k.main
+    row = math.prod(op.in_shapes[0][1:]) if kernel_class(k) == "fc" else (
+        op.in_shapes[0][1] // op.groups * math.prod(op.kernel or (1, 1)))
+    return (4 * math.prod(op.in_shapes[0]) if a_bits < 32 else 0) + (4 * row if w_bits < 32 else 0)
+
+
 @dataclass
 class MCUEstimate:
     latency_ms: float
@@ -189,8 +269,13 @@ class MCUEstimate:
 
 
 def estimate(graph: LayerGraph | KernelGraph, device: DeviceSpec,
-             coefficients: MCUCoefficients | None = None, **overrides: float) -> MCUEstimate:
-    """Cost ``graph`` (int8) on an MCU ``device``; ``overrides`` replace single coefficients."""
+             coefficients: MCUCoefficients | None = None, *, layer_bits: LayerBits = None,
+             **overrides: float) -> MCUEstimate:
+    """Cost ``graph`` on an MCU ``device``; ``overrides`` replace single coefficients.
+
+    ``layer_bits``: ``None`` (default) costs int8 everywhere whatever the IR says; ``"graph"`` takes the
+    bit-widths from the IR; a mapping gives ``(w_bits, a_bits)`` per kernel name (module docstring).
+    """
     core = str(device.core)
     if coefficients is None:
         if core not in DEFAULT_COEFFICIENTS:
@@ -201,31 +286,62 @@ def estimate(graph: LayerGraph | KernelGraph, device: DeviceSpec,
     kg = graph if isinstance(graph, KernelGraph) else fuse(graph)
     clock = float(device.clock_hz)
     power = float(device.active_power_w)
+    wbits, tbits = resolve_bits(kg, layer_bits)
+    cpm = {"conv": c.cpm_conv, "conv1x1": c.cpm_conv1x1, "dw": c.cpm_dw, "fc": c.cpm_fc}
 
-    # arena: int8 activations (1 byte per element) + scratch buffers living during their kernel
+    # per kernel: cycles, scratch, packed weight bytes; integer / float MAC kernels
+    cycles: list[float] = []
+    scr: list[int] = []
+    wbytes: list[int] = []
+    weights = bias = quant = int_channels = 0
+    for k, wb in zip(kg.kernels, wbits):
+        cls = kernel_class(k)
+        cyc = kernel_cycles(k, c)
+        if cls in MAC_CLASSES:
+            a = tbits[k.inputs[0]]
+            integer = wb <= 8 and a <= 8
+            factor = MAC_FACTOR_W[wb] * MAC_FACTOR_A[a] if integer else FLOAT_MAC_FACTOR
+            cyc += cpm[cls] * kernel_features(k)[cls] * (factor - 1.0)
+            scr.append(scratch_bytes(k) if integer else _float_scratch(k, a, wb))
+            ch = k.main.out_shape[1]
+            packed = -(-k.main.weight_count * wb // 8)
+            weights += packed
+            bias += ch  # int32 bias after folding (always present in TFLite int8 conv / fc)
+            if wb < 32:
+                quant += ch if cls != "fc" else 1
+            if integer:
+                int_channels += ch
+            wbytes.append(packed + 4 * ch)
+        else:
+            scr.append(scratch_bytes(k))
+            wbytes.append(k.main.weight_count)
+        cycles.append(cyc)
+
+    # arena: activations at their bit-widths + scratch buffers living during their kernel
     life = kg.lifetimes()
-    bufs = [Buffer(t, _numel(kg.tensors[t].shape), a, b) for t, (a, b) in life.items()]
-    scr = [scratch_bytes(k) for k in kg.kernels]
+    bufs = [Buffer(t, -(-_numel(kg.tensors[t].shape) * tbits[t] // 8), a, b) for t, (a, b) in life.items()]
     bufs += [Buffer(f"scratch:{k.name}", s, i, i) for i, (k, s) in enumerate(zip(kg.kernels, scr)) if s > 0]
     plan = plan_arena(bufs)
-    channels = sum(k.main.out_shape[1] for k in kg.kernels if kernel_class(k) in ("conv", "conv1x1", "dw", "fc"))
-    persistent = (c.sram_persistent_per_channel * channels + c.sram_per_tensor * len(kg.tensors)
+    persistent = (c.sram_persistent_per_channel * int_channels + c.sram_per_tensor * len(kg.tensors)
                   + c.sram_per_kernel * len(kg.kernels))
     peak_sram = plan.arena_bytes + persistent + c.sram_runtime
 
-    fp = flash_parts(kg, c)
+    fp = {
+        "weights": float(weights), "biases": 4.0 * bias, "quant_params": c.flash_per_quant_channel * quant,
+        "metadata": c.flash_per_kernel * len(kg.kernels) + c.flash_per_tensor * len(kg.tensors),
+        "runtime": c.flash_runtime,
+    }
     flash = sum(fp.values())
 
     rows = []
     total_cycles = 0.0
     for i, k in enumerate(kg.kernels):
-        cyc = kernel_cycles(k, c)
+        cyc = cycles[i]
         total_cycles += cyc
         ms = cyc / clock * 1e3
-        wb = k.main.weight_count + 4 * (k.main.out_shape[1] if kernel_class(k) in ("conv", "conv1x1", "dw", "fc") else 0)
         live = int(plan.live_bytes[i]) if i < len(plan.live_bytes) else 0
         rows.append((k.name[:64], k.kind, "+".join(k.fused)[:32], k.macs, cyc, ms, ms * power,
-                     _numel(k.out_shape), scr[i], live, wb))
+                     _numel(k.out_shape), scr[i], live, wbytes[i]))
     layers = np.array(rows, dtype=LAYER_DTYPE)
     latency_ms = total_cycles / clock * 1e3
     fits_sram = peak_sram <= float(device.sram_bytes)
@@ -235,5 +351,6 @@ def estimate(graph: LayerGraph | KernelGraph, device: DeviceSpec,
         arena_bytes=float(plan.arena_bytes), flash_bytes=float(flash), fits=fits_sram and fits_flash,
         fits_sram=fits_sram, fits_flash=fits_flash, cycles=total_cycles, layers=layers,
         details={"flash_parts": fp, "persistent_sram_bytes": persistent, "arena_lower_bound": plan.lower_bound,
-                 "coefficients": c, "core": core},
+                 "coefficients": c, "core": core, "layer_bits": "int8" if layer_bits is None else
+                 ("graph" if isinstance(layer_bits, str) else "mapping")},
     )

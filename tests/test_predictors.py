@@ -102,6 +102,27 @@ def test_sklearn_conventions_and_persistence(name, tmp_path):
     assert not any(f.suffix in (".pkl", ".pickle") for f in folder.iterdir())
 
 
+def test_xgboost_n_jobs_is_validated_and_used_everywhere(tmp_path):
+    pytest.importorskip("xgboost")
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0, 3, size=(80, 4))
+    y = X @ np.array([1.0, 2.0, 0.5, 0.0]) + rng.normal(0, 0.01, 80)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(PredictorError, match="n_jobs"):
+            create_predictor("xgboost", n_estimators=5, n_jobs=bad).fit(X, y)
+    p = create_predictor("xgboost", n_estimators=30, n_jobs=2).fit(X, y)
+    assert json.loads(p.booster_.save_config())["learner"]["generic_param"]["nthread"] == "2"
+    pred = p.predict(X)
+    np.testing.assert_array_equal(create_predictor("xgboost", n_estimators=30, n_jobs=2).fit(X, y).predict(X), pred)
+    # the thread count follows set_params and load (the trees are unchanged)
+    p.set_params(n_jobs=1)
+    np.testing.assert_array_equal(p.predict(X), pred)
+    assert json.loads(p.booster_.save_config())["learner"]["generic_param"]["nthread"] == "1"
+    q = load(p.save(tmp_path / "x"))
+    assert json.loads(q.booster_.save_config())["learner"]["generic_param"]["nthread"] == "1"
+    np.testing.assert_allclose(q.predict(X), pred, rtol=1e-6)
+
+
 def test_unknown_predictor_and_feature_kind():
     with pytest.raises(UnknownNameError, match="xgboost"):
         create_predictor("xgbost")

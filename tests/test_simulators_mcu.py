@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from simulators.api import simulate
@@ -156,3 +155,158 @@ def test_mcu_validation_held_out_error_bounds(reference_dir) -> None:  # type: i
     assert s["peak_sram_bytes"]["max_abs_rel_error"] < 0.20
     held = [r for r in rows if r["split"] == "held-out"]
     assert {r["model"] for r in held} >= {"kws", "vww", "proxyless-w0.3-r176"}
+
+
+# ----------------------------------------------------------------------------- bit-widths (layer_bits)
+def _old_mcu_cost(graph: LayerGraph, device: str = "mcu-stm32f746") -> dict[str, float]:
+    """Private copy of ``hwbench.compress.cost.mcu_cost`` as it was before the simulator learnt bit-widths
+    (it rebuilt the mixed-precision model from parts of ``simulators.mcu``): the new path must equal it."""
+    import math
+
+    from simulators import mcu
+
+    mac_w = {8: 1.0, 7: 1.1, 6: 1.1, 5: 1.2, 4: 1.2, 3: 1.35, 2: 1.35, 1: 1.5}
+    mac_a = {8: 1.0, 7: 1.05, 6: 1.05, 5: 1.1, 4: 1.1, 3: 1.2, 2: 1.2, 1: 1.3}
+    spec = get_device(device)
+    c = mcu.DEFAULT_COEFFICIENTS[str(spec.core)]
+    kg = fuse(graph)
+    cpm = {"conv": c.cpm_conv, "conv1x1": c.cpm_conv1x1, "dw": c.cpm_dw, "fc": c.cpm_fc}
+    cycles = 0.0
+    scratch = []
+    weights = bias = quant = 0.0
+    int_channels = 0
+    for k in kg.kernels:
+        cls = mcu.kernel_class(k)
+        total = mcu.kernel_cycles(k, c)
+        if cls in ("conv", "conv1x1", "dw", "fc"):
+            mac = cpm[cls] * mcu.kernel_features(k)[cls]
+            a = kg.tensors[k.inputs[0]].dtype_bits
+            wb = k.main.weight_bits
+            integer = wb <= 8 and a <= 8
+            factor = mac_w[wb] * mac_a[a] if integer else 4.0
+            total += mac * (factor - 1.0)
+            if integer:
+                scratch.append(mcu.scratch_bytes(k))
+            else:
+                row = math.prod(k.main.in_shapes[0][1:]) if cls == "fc" else (
+                    k.main.in_shapes[0][1] // k.main.groups * math.prod(k.main.kernel or (1, 1)))
+                scratch.append((4 * math.prod(k.main.in_shapes[0]) if a < 32 else 0) + (4 * row if wb < 32 else 0))
+            weights += math.ceil(k.main.weight_count * wb / 8)
+            ch = k.main.out_shape[1]
+            bias += 4 * ch
+            if wb < 32:
+                quant += ch if cls != "fc" else 1
+            if integer:
+                int_channels += ch
+        else:
+            scratch.append(mcu.scratch_bytes(k))
+        cycles += total
+    life = kg.lifetimes()
+    bufs = [Buffer(t, math.ceil(math.prod(kg.tensors[t].shape) * kg.tensors[t].dtype_bits / 8), a, b)
+            for t, (a, b) in life.items()]
+    bufs += [Buffer(f"scratch:{k.name}", s, i, i) for i, (k, s) in enumerate(zip(kg.kernels, scratch)) if s > 0]
+    plan = plan_arena(bufs)
+    persistent = (c.sram_persistent_per_channel * int_channels + c.sram_per_tensor * len(kg.tensors)
+                  + c.sram_per_kernel * len(kg.kernels))
+    flash = (weights + bias + c.flash_per_quant_channel * quant + c.flash_per_kernel * len(kg.kernels)
+             + c.flash_per_tensor * len(kg.tensors) + c.flash_runtime)
+    latency_ms = cycles / float(spec.clock_hz) * 1e3
+    sram = plan.arena_bytes + persistent + c.sram_runtime
+    return {
+        "latency_ms": latency_ms, "energy_mj": latency_ms * float(spec.active_power_w),
+        "peak_sram_bytes": float(sram), "arena_bytes": float(plan.arena_bytes),
+        "arena_lower_bound_bytes": float(plan.lower_bound), "flash_bytes": float(flash),
+        "cycles": cycles, "fits": float(sram <= float(spec.sram_bytes) and flash <= float(spec.flash_bytes)),
+    }
+
+
+_BIT_CONFIGS = ["m100.100.100-w8.8.8-a8.8.8", "m100.50.75-w8.4.8-a8.8.32", "m25.50.100-w2.32.4-a4.2.8",
+                "m100.100.100-w32.32.32-a32.32.32", "m75.75.25-w4.8.2-a32.4.8", "m50.100.25-w2.2.2-a2.2.2"]
+
+
+@pytest.mark.parametrize("arch", [0, 5000, 15624])
+def test_layer_bits_graph_equals_the_old_compress_mcu_cost(arch: int) -> None:
+    from hwbench.compress.cost import compressed_graph, mcu_cost
+
+    for cfg in _BIT_CONFIGS:
+        g = compressed_graph(arch, cfg)
+        for dev in ("mcu-stm32f746", "mcu-nucleo-l4r5zi"):
+            assert mcu_cost(g, dev) == _old_mcu_cost(g, dev), (arch, cfg, dev)  # exact, not approx
+
+
+def _int8_estimate_fields(graph: LayerGraph, dev_name: str, **kw: object) -> tuple[object, ...]:
+    e = estimate(graph, get_device(dev_name), **kw)  # type: ignore[arg-type]
+    return (e.latency_ms, e.energy_mj, e.peak_sram_bytes, e.arena_bytes, e.flash_bytes, e.cycles, e.fits,
+            e.details["flash_parts"], e.details["persistent_sram_bytes"], e.details["arena_lower_bound"],
+            e.layers.tobytes())
+
+
+@pytest.mark.parametrize("name", ["kws", "vww", "ic", "ad", "mbv2-w0.3-r64", "proxyless-w0.3-r176"])
+def test_default_is_int8_whatever_the_ir_says(name: str) -> None:
+    """Reference networks (built fp32): the default ignores the IR's 32-bit widths and costs int8,
+    identical to ``layer_bits="graph"`` on the same graph relabelled int8 and to an all-(8, 8) mapping."""
+    from hwbench.reference_models import REFERENCE_MODELS, reference_graph
+
+    if name not in REFERENCE_MODELS:
+        pytest.skip(f"reference model {name!r} not registered")
+    g = reference_graph(name)
+    g8 = LayerGraph(g.name, (), tuple(g.outputs))
+    for t in g.inputs:
+        g8.add_input(t, g.tensors[t].shape, 8)
+    for op in g.ops:
+        g8.add_op(replace(op, weight_bits=8, dtype_bits=8))
+    base = _int8_estimate_fields(g, "mcu-stm32f746")
+    assert _int8_estimate_fields(g8, "mcu-stm32f746", layer_bits="graph") == base
+    names = [k.name for k in fuse(g).kernels]
+    assert _int8_estimate_fields(g, "mcu-stm32f746", layer_bits={n: (8, 8) for n in names}) == base
+    assert _int8_estimate_fields(g, "mcu-stm32f746", layer_bits={}) == base
+    # the fp32 IR read as is: float kernels, fp32 weights and tensors -> slower, bigger
+    f = estimate(g, get_device("mcu-stm32f746"), layer_bits="graph")
+    e = estimate(g, get_device("mcu-stm32f746"))
+    assert f.latency_ms > e.latency_ms and f.flash_bytes > e.flash_bytes and f.arena_bytes > e.arena_bytes
+
+
+def test_layer_bits_mapping_per_kernel() -> None:
+    g = tiny_graph()
+    dev = get_device("mcu-stm32f746")
+    c = DEFAULT_COEFFICIENTS["cortex-m7"]
+    e8 = estimate(g, dev)
+    # 4-bit weights on the first conv, 4-bit input activations on the pointwise conv
+    e = estimate(g, dev, layer_bits={"c1": (4, 8), "p1": (8, 4)})
+    conv_macs, pw_macs = 18432, 8 * 8 * 8 * 8
+    assert e.layers["cycles"][0] == pytest.approx(e8.layers["cycles"][0] + c.cpm_conv * conv_macs * (1.2 - 1.0))
+    assert e.layers["cycles"][2] == pytest.approx(e8.layers["cycles"][2] + c.cpm_conv1x1 * pw_macs * (1.1 - 1.0))
+    assert e.layers["cycles"][1] == e8.layers["cycles"][1]
+    # flash: conv weights 288 -> 144 bytes packed; the rest unchanged
+    assert e8.flash_bytes - e.flash_bytes == 144
+    assert e.layers["weight_bytes"][0] == 144 + 4 * 8
+    # p1 reads the dw output (512 elements): stored at 4 bits, 256 bytes fewer live while it exists
+    assert list(e8.layers["live_bytes"] - e.layers["live_bytes"]) == [0, 256, 256, 0, 0, 0]
+    assert e.arena_bytes <= e8.arena_bytes
+    # a float kernel (32-bit input activations): 4x MAC factor, a float input copy as scratch, no requant data
+    ef = estimate(g, dev, layer_bits={"p1": (8, 32)})
+    assert ef.layers["cycles"][2] == pytest.approx(e8.layers["cycles"][2] + c.cpm_conv1x1 * pw_macs * 3.0)
+    assert ef.layers["scratch_bytes"][2] == 4 * 8  # one dequantized filter row (C_in x 1 x 1 floats)
+    assert ef.details["persistent_sram_bytes"] == e8.details["persistent_sram_bytes"] - 8 * 8
+    assert ef.layers["live_bytes"][2] == e8.layers["live_bytes"][2] + 3 * 512 + 32  # fp32 input + row
+    # float weights on a quantized input: a float copy of the input, no filter row, no quant params
+    ew = estimate(g, dev, layer_bits={"p1": (32, 8)})
+    assert ew.layers["scratch_bytes"][2] == 4 * 512
+    assert ew.flash_bytes - e8.flash_bytes == 3 * 64 - 12 * 8
+
+
+def test_layer_bits_are_validated() -> None:
+    g = tiny_graph()
+    dev = get_device("mcu-stm32f746")
+    with pytest.raises(ValueError, match="bn1") as ei:  # fused into c1: not a kernel
+        estimate(g, dev, layer_bits={"bn1": (4, 4)})
+    assert "c1" in str(ei.value) and "fc" in str(ei.value)
+    with pytest.raises(ValueError, match="bit-width 12"):
+        estimate(g, dev, layer_bits={"c1": (12, 8)})
+    with pytest.raises(ValueError, match="pair"):
+        estimate(g, dev, layer_bits={"c1": 8})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="'int4'"):
+        estimate(g, dev, layer_bits="int4")  # type: ignore[arg-type]
+    # through the common entry point
+    r = simulate(g, dev, layer_bits={"c1": (2, 8)})
+    assert r.storage_bytes < simulate(g, dev).storage_bytes

@@ -11,23 +11,15 @@ stage, as :func:`hwbench.compress.nets.prune_network` does), weight counts recom
 
 A test holds the graph equal to ``torch.export`` of the pruned torch network.
 
-**MCU** (:func:`mcu_cost`): the project's int8 MCU model (:mod:`simulators.mcu`: CMSIS-NN cycles,
-TFLM greedy arena, flash) extended to mixed precision, composed from its public parts (no change to
-``simulators``); with every bit-width at 8 it gives exactly ``simulators.mcu.estimate`` (tested):
+**MCU** (:func:`mcu_cost`): the project's MCU model, :func:`simulators.mcu.estimate` with
+``layer_bits="graph"`` (CMSIS-NN cycles, TFLM greedy arena, flash, with the bit-widths read from the
+graph; the mixed-precision rules are in :mod:`simulators.mcu`); with every bit-width at 8 it gives
+exactly the int8 model (tested):
 
-* a conv / linear kernel is *integer* when its weights and its input are <= 8 bits, else *float*
-  (weights or activations are dequantized: the TFLM float reference kernels);
-* cycles = MAC cycles x factor + the other terms of the int8 model; integer factor =
-  ``MAC_FACTOR_W[w] * MAC_FACTOR_A[a]`` (sub-byte kernels unpack before the int16 SIMD MACs, as in
-  CMix-NN, so they are *slower* per MAC than int8), float factor = :data:`FLOAT_MAC_FACTOR`.
-  These factors are assumptions, not calibrated on measurements (none were available here);
-* arena: every tensor at ``ceil(numel * dtype_bits / 8)`` bytes (sub-byte tensors packed), CMSIS-NN
-  scratch for integer kernels; a float kernel (the reference kernels need no im2col) gets a scratch
-  buffer for a float copy of its input when that input is quantized (TFLM's DEQUANTIZE) and one
-  dequantized filter row when its weights are quantized;
-* flash: weights packed at ``weight_bits``, 4-byte biases, per-channel quantization parameters only
-  for quantized weights; runtime constants as in the int8 model;
-* persistent SRAM: requantization data only for integer kernels.
+* a conv / linear kernel is *integer* when its weights and its input are <= 8 bits, else *float*;
+* cycles = MAC cycles x ``MAC_FACTOR_W[w] * MAC_FACTOR_A[a]`` (integer) or :data:`FLOAT_MAC_FACTOR`
+  (float) + the other terms of the int8 model. These factors are assumptions, not calibrated;
+* arena: tensors packed at their ``dtype_bits``; flash: weights packed at ``weight_bits``.
 
 **FPGA**: :mod:`simulators.fpga` with ``bits`` = the widest bit-width in use (its engine has one data
 width; per-layer widths are not modelled). **Other families**: the float graph (not bit-aware).
@@ -46,11 +38,7 @@ from typing import Any
 from hwbench.compress.space import CompressionConfig, CompressionSpace, get_space
 from hwbench.errors import HwbenchError
 from simulators.ir import LayerGraph, TensorSpec
-
-MAC_FACTOR_W: dict[int, float] = {8: 1.0, 7: 1.1, 6: 1.1, 5: 1.2, 4: 1.2, 3: 1.35, 2: 1.35, 1: 1.5}
-MAC_FACTOR_A: dict[int, float] = {8: 1.0, 7: 1.05, 6: 1.05, 5: 1.1, 4: 1.1, 3: 1.2, 2: 1.2, 1: 1.3}
-FLOAT_MAC_FACTOR = 4.0
-_MAC_CLASSES = ("conv", "conv1x1", "dw", "fc")
+from simulators.mcu import FLOAT_MAC_FACTOR, MAC_FACTOR_A, MAC_FACTOR_W  # noqa: F401 (re-exported)
 
 
 def op_stage(name: str, n: int) -> int:
@@ -137,71 +125,20 @@ def compressed_graph(arch: str | int, config: str | int | CompressionConfig, spa
     return g
 
 
-def _is_integer(k: Any, kg: Any) -> bool:
-    a = kg.tensors[k.inputs[0]].dtype_bits if k.inputs else 32
-    return k.main.weight_bits <= 8 and a <= 8
-
-
 def mcu_cost(graph: LayerGraph, device: str = "mcu-stm32f746") -> dict[str, float]:
-    """Mixed-precision MCU cost (see the module docstring): latency, energy, SRAM, flash."""
+    """Mixed-precision MCU cost of ``graph`` at the bit-widths it carries (``simulators.mcu.estimate``
+    with ``layer_bits="graph"``): latency, energy, SRAM, flash."""
     from simulators import mcu
-    from simulators.arena import Buffer, plan_arena
     from simulators.devices import get_device
-    from simulators.fusion import fuse
 
     spec = get_device(device)
     if spec.family != "mcu":
         raise HwbenchError(f"device {device!r} is a {spec.family} target; mcu_cost needs an MCU")
-    c = mcu.DEFAULT_COEFFICIENTS[str(spec.core)]
-    kg = fuse(graph)
-    cpm = {"conv": c.cpm_conv, "conv1x1": c.cpm_conv1x1, "dw": c.cpm_dw, "fc": c.cpm_fc}
-    cycles = 0.0
-    scratch = []
-    weights = bias = quant = 0.0
-    int_channels = 0
-    for k in kg.kernels:
-        cls = mcu.kernel_class(k)
-        total = mcu.kernel_cycles(k, c)
-        if cls in _MAC_CLASSES:
-            f = mcu.kernel_features(k)
-            mac = cpm[cls] * f[cls]
-            a = kg.tensors[k.inputs[0]].dtype_bits
-            wb = k.main.weight_bits
-            integer = _is_integer(k, kg)
-            factor = MAC_FACTOR_W[wb] * MAC_FACTOR_A[a] if integer else FLOAT_MAC_FACTOR
-            total += mac * (factor - 1.0)
-            if integer:
-                scratch.append(mcu.scratch_bytes(k))
-            else:  # float kernel: a dequantized copy of a quantized input, one dequantized filter row
-                row = math.prod(k.main.in_shapes[0][1:]) if cls == "fc" else (
-                    k.main.in_shapes[0][1] // k.main.groups * math.prod(k.main.kernel or (1, 1)))
-                scratch.append((4 * math.prod(k.main.in_shapes[0]) if a < 32 else 0) + (4 * row if wb < 32 else 0))
-            weights += math.ceil(k.main.weight_count * wb / 8)
-            ch = k.main.out_shape[1]
-            bias += 4 * ch
-            if wb < 32:
-                quant += ch if cls != "fc" else 1
-            if integer:
-                int_channels += ch
-        else:
-            scratch.append(mcu.scratch_bytes(k))
-        cycles += total
-    life = kg.lifetimes()
-    bufs = [Buffer(t, math.ceil(math.prod(kg.tensors[t].shape) * kg.tensors[t].dtype_bits / 8), a, b)
-            for t, (a, b) in life.items()]
-    bufs += [Buffer(f"scratch:{k.name}", s, i, i) for i, (k, s) in enumerate(zip(kg.kernels, scratch)) if s > 0]
-    plan = plan_arena(bufs)
-    persistent = (c.sram_persistent_per_channel * int_channels + c.sram_per_tensor * len(kg.tensors)
-                  + c.sram_per_kernel * len(kg.kernels))
-    flash = (weights + bias + c.flash_per_quant_channel * quant + c.flash_per_kernel * len(kg.kernels)
-             + c.flash_per_tensor * len(kg.tensors) + c.flash_runtime)
-    latency_ms = cycles / float(spec.clock_hz) * 1e3
-    sram = plan.arena_bytes + persistent + c.sram_runtime
+    e = mcu.estimate(graph, spec, layer_bits="graph")
     return {
-        "latency_ms": latency_ms, "energy_mj": latency_ms * float(spec.active_power_w),
-        "peak_sram_bytes": float(sram), "arena_bytes": float(plan.arena_bytes),
-        "arena_lower_bound_bytes": float(plan.lower_bound), "flash_bytes": float(flash),
-        "cycles": cycles, "fits": float(sram <= float(spec.sram_bytes) and flash <= float(spec.flash_bytes)),
+        "latency_ms": e.latency_ms, "energy_mj": e.energy_mj, "peak_sram_bytes": e.peak_sram_bytes,
+        "arena_bytes": e.arena_bytes, "arena_lower_bound_bytes": float(e.details["arena_lower_bound"]),
+        "flash_bytes": e.flash_bytes, "cycles": e.cycles, "fits": float(e.fits),
     }
 
 

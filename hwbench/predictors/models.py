@@ -96,7 +96,13 @@ class LayerTablePredictor(Predictor):
 
 
 class XGBoostPredictor(Predictor):
-    """Gradient-boosted trees (``xgboost.train``, hist method); saved in XGBoost's JSON model format."""
+    """Gradient-boosted trees (``xgboost.train``, hist method); saved in XGBoost's JSON model format.
+
+    ``n_jobs`` (a positive int, default 1: the project runs one process per core) is XGBoost's
+    ``nthread`` everywhere: the ``DMatrix`` built in ``fit`` / ``predict``, the training parameters and
+    the booster used for prediction (also after ``load`` or ``set_params``). Results are deterministic
+    for a given ``random_state`` and ``n_jobs``.
+    """
 
     kind = "xgboost"
 
@@ -124,22 +130,30 @@ class XGBoostPredictor(Predictor):
             raise MissingDependencyError("xgboost", "predict", "the XGBoost predictor") from None
         return xgboost
 
+    def _nthread(self) -> int:
+        n = self.n_jobs
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise PredictorError(f"n_jobs must be a positive int (XGBoost threads), got {n!r}")
+        return int(n)
+
     def _booster_params(self) -> dict[str, Any]:
         return {
             "objective": "reg:squarederror", "max_depth": int(self.max_depth), "eta": float(self.learning_rate),
             "subsample": float(self.subsample), "colsample_bytree": float(self.colsample_bytree),
-            "min_child_weight": float(self.min_child_weight), "nthread": int(self.n_jobs),
+            "min_child_weight": float(self.min_child_weight), "nthread": self._nthread(),
             "seed": 0 if self.random_state is None else int(self.random_state), "tree_method": "hist",
             "verbosity": 0,
         }
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         xgb = self._xgb()
-        dtrain = xgb.DMatrix(X, label=_forward_target(y, self.log_target))
+        dtrain = xgb.DMatrix(X, label=_forward_target(y, self.log_target), nthread=self._nthread())
         self.booster_ = xgb.train(self._booster_params(), dtrain, num_boost_round=int(self.n_estimators))
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
-        p = self.booster_.predict(self._xgb().DMatrix(X)).astype(np.float64)
+        n = self._nthread()
+        self.booster_.set_param({"nthread": n})
+        p = self.booster_.predict(self._xgb().DMatrix(X, nthread=n)).astype(np.float64)
         return np.asarray(np.exp(p) if self.log_target else p, dtype=np.float64)
 
     def _get_state(self, folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -148,7 +162,7 @@ class XGBoostPredictor(Predictor):
 
     def _set_state(self, folder: Path, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
         xgb = self._xgb()
-        self.booster_ = xgb.Booster(params={"nthread": int(self.n_jobs)})
+        self.booster_ = xgb.Booster(params={"nthread": self._nthread()})
         self.booster_.load_model(str(folder / extra["model_file"]))
 
 
