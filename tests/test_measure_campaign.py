@@ -62,3 +62,53 @@ def test_cli_campaign_measure_usage_errors(capsys: pytest.CaptureFixture[str]) -
     assert "--frameworks" in capsys.readouterr().err
     assert main(["campaign", "measure", "--target", "cuda"]) == 2
     assert "llvm" in capsys.readouterr().err
+
+
+def test_compile_phase_then_measure_phase_from_the_cache(tmp_path: Path) -> None:
+    """Phase 1 compiles in parallel and caches libraries; phase 2 measures them without compiling again."""
+    from hwbench.campaign import merge
+    from hwbench.measure.run import compile_campaign
+
+    cache = tmp_path / "cache"
+    rep = compile_campaign("fashion-mnist", store_dir=tmp_path, cache=cache, cells=CELLS, shard_size=1, workers=2,
+                           progress=False, name="c")
+    assert rep.complete and rep.items_run == 2
+    compiled = merge("c", tmp_path)
+    assert list(compiled["index"]) == CELLS
+    assert np.all(np.asarray(compiled["param_bytes"], dtype=float) > 0)
+    libs = sorted(p.name for p in cache.rglob("*.so"))
+    assert libs == sorted(f"{i}.so" for i in CELLS)
+    rep = measure_campaign("fashion-mnist", store_dir=tmp_path, protocol=FAST, cache=cache, cells=CELLS,
+                           shard_size=1, workers=1, progress=False, name="m")
+    measured = merge("m", tmp_path)
+    assert list(measured["from_cache"]) == [True, True]
+    assert np.all(np.asarray(measured["latency_ms"], dtype=float) > 0)
+    # the memory columns travel with the library: identical to what the compile phase recorded
+    for col in ("planned_activation_bytes", "param_bytes", "output_bytes", "check_max_abs_err"):
+        assert list(measured[col]) == list(compiled[col]), col
+
+
+def test_cached_library_for_another_target_is_refused(tmp_path: Path) -> None:
+    from hwbench.measure.compile import CompileError, compile_cell, host_target, load_compiled, save_compiled
+
+    cc = compile_cell(CELLS[0], "fashion-mnist")
+    save_compiled(cc, tmp_path)
+    back = load_compiled(tmp_path, CELLS[0], target=host_target())
+    assert back is not None and back.memory == cc.memory and back.check == cc.check
+    assert load_compiled(tmp_path, 1, target=host_target()) is None  # not cached
+    with pytest.raises(CompileError, match="compiled for"):
+        load_compiled(tmp_path, CELLS[0], target=host_target(mcpu=None))
+    with pytest.raises(CompileError, match="tuning database"):
+        load_compiled(tmp_path, CELLS[0], target=host_target(), database_sha256="ab" * 32)
+    # a truncated library is caught by its recorded size
+    so = tmp_path / f"{CELLS[0]}.so"
+    so.write_bytes(so.read_bytes()[:1000])
+    with pytest.raises(CompileError, match="bytes"):
+        load_compiled(tmp_path, CELLS[0], target=host_target())
+
+
+def test_cli_campaign_tune_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["campaign", "tune", "--trials", "0"]) == 2
+    assert "--trials" in capsys.readouterr().err
+    assert main(["campaign", "tune", "--target", "cuda"]) == 2
+    assert "llvm" in capsys.readouterr().err

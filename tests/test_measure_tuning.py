@@ -89,3 +89,25 @@ def test_tiny_metaschedule_run_and_tuned_compile(conv3_workloads: list, tmp_path
     assert not sched["fused_matmul_add7"] if "fused_matmul_add7" in sched else True
     cc = compile_cell(CONV3, "fashion-mnist", database=db)
     assert cc.tuned and cc.check["ok"]
+
+
+@pytest.mark.slow
+def test_tuning_campaign_records_each_workload_and_resumes(tmp_path: Path) -> None:
+    """One real workload tuned (2 trials); a second call skips it and stops at the next unfinished one."""
+    from hwbench.measure.tuning import CAMPAIGN_FILE, tune_campaign
+
+    cells = ["|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|"]
+    state = tune_campaign("fashion-mnist", tmp_path, cells=cells, trials=2, trials_other=2, limit=1, workers=1,
+                          progress=False)
+    assert len(state["workloads"]) == 1 and not state["complete"] and state["n_workloads"] > 1
+    (key, first), = state["workloads"].items()
+    assert first["budget"] == 2 and first["records_total"] >= 1 and first["seconds"] > 0
+    assert first["best_us"] is None or first["best_us"] > 0
+    on_disk = json.loads((tmp_path / CAMPAIGN_FILE).read_text())
+    assert on_disk["workloads"][key]["seconds"] == first["seconds"]
+    again = tune_campaign("fashion-mnist", tmp_path, cells=cells, trials=2, trials_other=2, limit=0, workers=1,
+                          progress=False)
+    assert again["workloads"][key]["seconds"] == first["seconds"]  # not tuned again
+    assert len(again["workloads"]) == 1
+    with pytest.raises(TuningError, match="another folder"):
+        tune_campaign("cifar10", tmp_path, cells=cells, trials=2, limit=0, progress=False)

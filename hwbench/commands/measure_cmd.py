@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from hwbench.cli import CLIUsageError, Command, add_format_argument, emit
@@ -83,28 +84,76 @@ class MeasureCommand(Command):
 
 # ----------------------------------------------------------------------------- hwbench campaign measure
 def add_campaign_measure_parser(sub: Any) -> None:
-    """The ``measure`` subcommand of ``hwbench campaign`` (hooked in by campaign_cmds.py)."""
-    m = sub.add_parser("measure", help="measure every non-isomorphic nb201 cell with TVM (resumes where it stopped)")
-    m.add_argument("--config", default="cifar10", help="input configuration (cifar10, fashion-mnist ...)")
-    m.add_argument("--threads", type=int, default=1, help="runtime threads per measurement (0 = all cores)")
-    m.add_argument("--database", metavar="DIR", help="MetaSchedule tuning database to compile against")
-    m.add_argument("--target", default="host", help="host (default), generic or a JSON llvm target dict")
-    m.add_argument("--frameworks", default="tvm", help="comma list of tvm, torch, onnxruntime")
+    """The ``compile`` and ``measure`` subcommands of ``hwbench campaign`` (hooked in by campaign_cmds.py)."""
+    c = sub.add_parser("compile", help="phase 1: compile + check every non-isomorphic nb201 cell with TVM, in "
+                                       "parallel, keeping memory columns in shards and libraries in a local cache")
+    m = sub.add_parser("measure", help="phase 2: measure every non-isomorphic nb201 cell (cached libraries when "
+                                       "the compile phase ran; resumes where it stopped)")
+    t = sub.add_parser("tune", help="phase 0: tune every distinct TVM workload of a config once with MetaSchedule "
+                                    "(resumes at the next unfinished workload)")
+    t.add_argument("--config", default="cifar10", help="input configuration (cifar10, fashion-mnist ...)")
+    t.add_argument("--database", metavar="DIR",
+                   help="database folder (default datasets/tuning/<config>-<target hash>)")
+    t.add_argument("--target", default="host", help="host (default), generic or a JSON llvm target dict")
+    t.add_argument("--trials", type=int, default=200, help="trials per convolution / matmul workload")
+    t.add_argument("--trials-other", type=int, default=32, help="trials per other workload (pools, element-wise)")
+    t.add_argument("--workers", type=int, default=2, help="MetaSchedule builder processes")
+    t.add_argument("--limit", type=int, help="stop after N workloads tuned in this call")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for p in (c, m):
+        p.add_argument("--config", default="cifar10", help="input configuration (cifar10, fashion-mnist ...)")
+        p.add_argument("--database", metavar="DIR", help="MetaSchedule tuning database to compile against")
+        p.add_argument("--target", default="host", help="host (default), generic or a JSON llvm target dict")
+        p.add_argument("--cache", metavar="DIR",
+                       help="compiled-library cache (default $HWBENCH_COMPILE_CACHE or ~/.cache/hwbench/compiled)")
+        p.add_argument("--dask", metavar="ADDRESS", help="run on this dask.distributed scheduler instead")
+        p.add_argument("--limit", type=int, help="stop after about N more cells (rounded up to whole shards)")
+        p.add_argument("--store-dir", default="datasets/shards", help="folder of campaign shards")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     m.add_argument("--workers", type=int, default=1,
                    help="local worker processes (default 1: parallel measurements disturb each other)")
-    m.add_argument("--dask", metavar="ADDRESS", help="run on this dask.distributed scheduler instead")
-    m.add_argument("--limit", type=int, help="stop after about N more cells (rounded up to whole shards)")
-    m.add_argument("--store-dir", default="datasets/shards", help="folder of campaign shards")
-    m.add_argument("--no-progress", action="store_true", help="no progress bar")
+    m.add_argument("--threads", type=int, default=1, help="runtime threads per measurement (0 = all cores)")
+    m.add_argument("--frameworks", default="tvm", help="comma list of tvm, torch, onnxruntime")
+
+
+def default_database_dir(config: str, target: dict[str, Any]) -> Path:
+    from hwbench.measure.compile import cache_key
+
+    return Path("datasets") / "tuning" / f"{config}-{cache_key(target, None).split('-')[0]}"
+
+
+def run_campaign_tune(args: argparse.Namespace) -> int:
+    from hwbench.measure.tuning import tune_campaign
+    from hwbench.spaces.nb201 import get_config
+
+    get_config(args.config)
+    for flag in ("trials", "trials_other", "workers"):
+        if getattr(args, flag) < 1:
+            raise CLIUsageError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected >= 1")
+    target = parse_target(args.target)
+    if target.get("kind") != "llvm":
+        raise CLIUsageError(f"--target {args.target!r}: tuning measures on this CPU (llvm targets only)")
+    work_dir = Path(args.database) if args.database else default_database_dir(args.config, target)
+    state = tune_campaign(args.config, work_dir, target=target, trials=args.trials, trials_other=args.trials_other,
+                          workers=args.workers, limit=args.limit, progress=not args.no_progress)
+    n = len(state["workloads"])
+    print(f"tuning {args.config}: {n}/{state['n_workloads']} workloads tuned, "
+          f"{state.get('seconds', 0.0) / 3600:.2f} h of tuning, database {work_dir}")
+    return 0
 
 
 def run_campaign_measure(args: argparse.Namespace) -> int:
     import signal
 
-    from hwbench.measure.protocol import FRAMEWORKS, MeasureError, Protocol
-    from hwbench.measure.run import measure_campaign
+    if args.campaign_command == "tune":
+        return run_campaign_tune(args)
 
-    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    from hwbench.measure.protocol import FRAMEWORKS, MeasureError, Protocol
+    from hwbench.measure.run import compile_campaign, measure_campaign
+
+    compile_phase = args.campaign_command == "compile"
+    frameworks = [f.strip() for f in getattr(args, "frameworks", "tvm").split(",") if f.strip()]
     if not frameworks or any(f not in FRAMEWORKS for f in frameworks):
         raise CLIUsageError(f"--frameworks {args.frameworks!r}: choose from {', '.join(FRAMEWORKS)}")
     if args.workers < 1:
@@ -112,7 +161,7 @@ def run_campaign_measure(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise CLIUsageError(f"--limit {args.limit}: expected >= 1")
     try:
-        protocol = Protocol(threads=args.threads)
+        protocol = Protocol(threads=getattr(args, "threads", 1))
     except MeasureError as exc:
         raise CLIUsageError(str(exc)) from None
     target = parse_target(args.target)
@@ -124,12 +173,20 @@ def run_campaign_measure(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, to_interrupt)
     try:
-        rep = measure_campaign(args.config, store_dir=args.store_dir, protocol=protocol, target=target,
-                               database=args.database, frameworks=frameworks,
-                               executor="dask" if args.dask else "local", address=args.dask, workers=args.workers,
-                               limit=args.limit, progress=not args.no_progress)
+        common = {"store_dir": args.store_dir, "target": target, "database": args.database, "cache": args.cache,
+                  "executor": "dask" if args.dask else "local", "address": args.dask, "workers": args.workers,
+                  "limit": args.limit, "progress": not args.no_progress}
+        if args.database is not None:
+            from hwbench.measure.tuning import load_database  # a clear error for a missing database
+
+            load_database(args.database)
+        if compile_phase:
+            rep = compile_campaign(args.config, **common)
+        else:
+            rep = measure_campaign(args.config, protocol=protocol, frameworks=frameworks, **common)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    verb = "compiled" if compile_phase else "measured"
     print(f"campaign {rep.name}: {rep.shards_skipped + rep.shards_written}/{rep.shards} shards done "
-          f"({rep.shards_written} written now, {rep.items_run} cells measured in {rep.seconds:.0f} s) under {rep.path}")
+          f"({rep.shards_written} written now, {rep.items_run} cells {verb} in {rep.seconds:.0f} s) under {rep.path}")
     return 0

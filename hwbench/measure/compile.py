@@ -554,3 +554,69 @@ def run_once(vm: Any, x: Any, device: Any = None) -> Any:
     if not hasattr(out, "numpy"):
         out = out[0]
     return out.numpy()
+
+
+# ----------------------------------------------------------------------------- compiled-cell cache
+#: sidecar format of a cached compiled cell (``<index>.so`` + ``<index>.json``)
+CACHE_FORMAT = "hwbench-compiled-cell/1"
+
+
+def cache_key(target: Mapping[str, Any], database_sha256: str | None) -> str:
+    """Folder name of a compile cache: target and tuning database, hashed (``t<12 hex>-d<12 hex>|untuned``)."""
+    import hashlib
+
+    t = hashlib.sha256(target_json(target).encode()).hexdigest()[:12]
+    return f"t{t}-" + (f"d{database_sha256[:12]}" if database_sha256 else "untuned")
+
+
+def save_compiled(cc: CompiledCell, directory: str | os.PathLike[str], *, database_sha256: str | None = None) -> Path:
+    """Write ``cc`` as ``<index>.so`` + ``<index>.json`` (provenance, memory, check) under ``directory``.
+
+    Both files are written to temporary names and renamed, the sidecar last, so an interrupted
+    write never leaves a sidecar that points at a partial library.
+    """
+    from hwbench.spaces.nb201 import SPACE
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    index = SPACE.index(cc.arch)
+    so, meta = d / f"{index}.so", d / f"{index}.json"
+    tmp_so = d / f".{index}.{os.getpid()}.so"
+    cc.export(tmp_so)
+    os.replace(tmp_so, so)
+    side = {"format": CACHE_FORMAT, "arch": cc.arch, "index": index, "config": cc.config, "target": cc.target,
+            "memory": cc.memory, "param_bytes": cc.param_bytes, "compile_s": cc.compile_s, "tuned": cc.tuned,
+            "deployed": cc.deployed, "check": cc.check, "database_sha256": database_sha256,
+            "so_bytes": so.stat().st_size}
+    tmp_meta = d / f".{index}.{os.getpid()}.json"
+    tmp_meta.write_text(json.dumps(side, sort_keys=True))
+    os.replace(tmp_meta, meta)
+    return so
+
+
+def load_compiled(directory: str | os.PathLike[str], index: int, *, target: Mapping[str, Any] | None = None,
+                  database_sha256: str | None = None) -> CompiledCell | None:
+    """The cached compiled cell ``index`` under ``directory``, or None when absent.
+
+    Raises :class:`CompileError` when the cache holds the cell for another target or tuning
+    database than the one asked for (a cache is keyed by both, see :func:`cache_key`).
+    """
+    d = Path(directory)
+    so, meta = d / f"{index}.so", d / f"{index}.json"
+    if not meta.is_file() or not so.is_file():
+        return None
+    side = json.loads(meta.read_text())
+    if side.get("format") != CACHE_FORMAT:
+        raise CompileError(f"{meta}: not a compiled-cell sidecar (format {side.get('format')!r})")
+    if target is not None and target_json(side["target"]) != target_json(target):
+        raise CompileError(f"{meta}: compiled for {target_json(side['target'])}, asked for {target_json(target)}")
+    if side.get("database_sha256") != database_sha256:
+        raise CompileError(f"{meta}: compiled against tuning database {side.get('database_sha256')}, "
+                           f"asked for {database_sha256}")
+    if so.stat().st_size != side.get("so_bytes"):
+        raise CompileError(f"{so}: {so.stat().st_size} bytes, the sidecar says {side.get('so_bytes')}")
+    tvm = _require_tvm()
+    lib = tvm.runtime.load_module(str(so))
+    return CompiledCell(arch=side["arch"], config=side["config"], target=side["target"], executable=lib,
+                        memory=side["memory"], param_bytes=int(side["param_bytes"]), compile_s=float(side["compile_s"]),
+                        tuned=bool(side["tuned"]), deployed=bool(side["deployed"]), check=side.get("check", {}))

@@ -3,7 +3,10 @@
 * :func:`measure_cells` — compile, check and measure the given cells now, locally, on an RPC
   device (``rpc=HOST:PORT, key=KEY``) or compile-only for a target that has no device here
   (``--target cuda``: latency NaN, memory and compile time filled).
-* :func:`measure_campaign` — the campaign over the non-isomorphic cells of a config, on
+* :func:`compile_campaign` — phase 1 of the campaign: compile and check every non-isomorphic
+  cell in parallel (compiling does not disturb anything that matters), keep the memory columns in
+  its shards and the libraries in a local cache (:func:`default_cache_dir`, not committed).
+* :func:`measure_campaign` — phase 2, the campaign over the non-isomorphic cells of a config, on
   :func:`hwbench.campaign.run_campaign` (sharded, resumable, local processes or Dask); results
   are broadcast to all 15,625 cells through the canonical form by the merge step. Measurements
   disturb each other: run one worker per machine (``workers=1``) unless the protocol's threads
@@ -110,16 +113,79 @@ def _compile_only_or_device(arch: str, config: str, target: Mapping[str, Any], p
 
 
 # ----------------------------------------------------------------------------- campaign
-def measure_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """Campaign function: measure one cell (``item = {"index", "config", "threads", "database", "target"}``)."""
+def default_cache_dir() -> Path:
+    """Where compiled cells are cached between the compile and measure phases (not committed).
+
+    ``$HWBENCH_COMPILE_CACHE`` or ``~/.cache/hwbench/compiled``; a cifar10 cell is ~1.8 MB, so the
+    whole space of one config is ~10 GB.
+    """
+    env = os.environ.get("HWBENCH_COMPILE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "hwbench" / "compiled"
+
+
+def _cell_cache(cache: str | os.PathLike[str], config: str, target: Mapping[str, Any], digest: str | None) -> Path:
+    from hwbench.measure.compile import cache_key
+
+    return Path(cache) / config / cache_key(target, digest)
+
+
+def compile_item(item: Mapping[str, Any], *, database: str | None = None, cache: str | None = None) -> dict[str, Any]:
+    """Compile-phase campaign function: compile + check one cell, cache the library, return its memory record.
+
+    The library goes to ``<cache>/<config>/<target+database key>/<index>.so`` for the measure phase;
+    the returned record (memory, parameter bytes, check error, compile time) is what the shard keeps.
+    """
     import torch
 
+    from hwbench.measure.compile import compile_cell, save_compiled
+    from hwbench.spaces.nb201 import SPACE, is_connected
+
+    torch.set_num_threads(1)
+    digest = item.get("database_sha256")
+    if digest is not None and database_digest(database) != digest:
+        from hwbench.errors import HwbenchError
+
+        raise HwbenchError(f"tuning database {database} has sha256 {database_digest(database)}, the campaign "
+                           f"was started against {digest}")
+    cc = compile_cell(int(item["index"]), str(item["config"]), target=item["target"], database=_database(database))
+    if cache is not None:
+        save_compiled(cc, _cell_cache(cache, str(item["config"]), item["target"], digest), database_sha256=digest)
+    arch = SPACE.arch_str(int(item["index"]))
+    return {"arch": arch, "index": int(item["index"]), "config": str(item["config"]),
+            "connected": is_connected(SPACE.parse(arch)),
+            "planned_activation_bytes": cc.memory["planned_activation_bytes"],
+            "output_bytes": cc.memory["output_bytes"], "param_bytes": cc.param_bytes,
+            "check_max_abs_err": cc.check.get("max_abs_err", math.nan), "compile_s": cc.compile_s,
+            "tuned": cc.tuned}
+
+
+def measure_item(item: Mapping[str, Any], *, database: str | None = None, cache: str | None = None) -> dict[str, Any]:
+    """Measure-phase campaign function: time one cell (``item = {"index", "config", "protocol", "target", ...}``).
+
+    Uses the library cached by :func:`compile_item` when ``cache`` holds it (same target and
+    database), else compiles (and checks) the cell here.
+    """
+    import torch
+
+    from hwbench.measure.compile import load_compiled
     from hwbench.measure.protocol import Protocol, measure_cell
 
     torch.set_num_threads(1)
     protocol = Protocol(**item["protocol"])
+    digest = item.get("database_sha256")
+    compiled = None
+    if cache is not None:
+        compiled = load_compiled(_cell_cache(cache, str(item["config"]), item["target"], digest), int(item["index"]),
+                                 target=item["target"], database_sha256=digest)
+    if compiled is None and digest is not None and database_digest(database) != digest:
+        from hwbench.errors import HwbenchError
+
+        raise HwbenchError(f"tuning database {database} has sha256 {database_digest(database)}, the campaign "
+                           f"was started against {digest}")
     rec = measure_cell(int(item["index"]), str(item["config"]), protocol=protocol, target=item["target"],
-                       database=_database(item.get("database")), frameworks=tuple(item.get("frameworks", ("tvm",))))
+                       database=None if compiled is not None else _database(database),
+                       frameworks=tuple(item.get("frameworks", ("tvm",))), compiled=compiled)
+    rec["from_cache"] = compiled is not None
     fp = rec.pop("fingerprint")
     rec["host"] = {k: fp[k] for k in ("hostname", "cpu_model", "cpu_flags_sha256", "threads")}
     return rec
@@ -128,7 +194,11 @@ def measure_item(item: Mapping[str, Any]) -> dict[str, Any]:
 def campaign_items(config: str, *, protocol: Any = None, target: Mapping[str, Any] | None = None,
                    database: str | os.PathLike[str] | None = None, frameworks: Sequence[str] = ("tvm",),
                    cells: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """One item per non-isomorphic cell (``SPACE.representatives``), in index order, or the given ``cells``."""
+    """One item per non-isomorphic cell (``SPACE.representatives``), in index order, or the given ``cells``.
+
+    An item names the tuning database by its sha256 (not by path), so a campaign resumes from
+    another checkout or machine as long as the database content is the same.
+    """
     from dataclasses import asdict
 
     from hwbench.measure.compile import host_target
@@ -138,36 +208,78 @@ def campaign_items(config: str, *, protocol: Any = None, target: Mapping[str, An
     protocol = protocol or ONE_THREAD
     tdict = dict(target) if target is not None else host_target()
     idx = [int(i) for i in (SPACE.representatives if cells is None else cells)]
-    db = str(Path(database).resolve()) if database is not None else None
-    return [{"index": i, "config": config, "protocol": asdict(protocol), "target": tdict, "database": db,
+    digest = database_digest(database)
+    return [{"index": i, "config": config, "protocol": asdict(protocol), "target": tdict, "database_sha256": digest,
              "frameworks": list(frameworks)} for i in idx]
 
 
-def campaign_protocol(config: str, items: Sequence[Mapping[str, Any]], database: str | os.PathLike[str] | None) -> dict[str, Any]:
+def campaign_protocol(config: str, items: Sequence[Mapping[str, Any]], database: str | os.PathLike[str] | None,
+                      phase: str = "measure") -> dict[str, Any]:
     from importlib.metadata import version
 
     first = items[0] if items else {}
-    return {"what": "TVM-compiled latency and memory of deployed NB201 cells (BN folded, none removed)",
-            "config": config, "protocol": first.get("protocol"), "target": first.get("target"),
-            "frameworks": first.get("frameworks"), "database_sha256": database_digest(database),
-            "apache-tvm": version("apache-tvm"), "apache-tvm-ffi": version("apache-tvm-ffi"),
-            "batch": 1}
+    what = {"measure": "TVM-compiled latency and memory of deployed NB201 cells (BN folded, none removed)",
+            "compile": "TVM compile + numerical check + static memory plan of deployed NB201 cells"}[phase]
+    out = {"what": what, "config": config, "target": first.get("target"), "database_sha256": database_digest(database),
+           "apache-tvm": version("apache-tvm"), "apache-tvm-ffi": version("apache-tvm-ffi"), "batch": 1}
+    if phase == "measure":
+        out.update({"protocol": first.get("protocol"), "frameworks": first.get("frameworks")})
+    return out
+
+
+def _tag(database: str | os.PathLike[str] | None) -> str:
+    return "" if database is not None else "-untuned"
+
+
+def compile_campaign(config: str = "cifar10", *, store_dir: str | os.PathLike[str] = "datasets/shards",
+                     target: Mapping[str, Any] | None = None, database: str | os.PathLike[str] | None = None,
+                     cache: str | os.PathLike[str] | None = None, executor: str = "local", workers: int = 2,
+                     client: Any = None, address: str | None = None, limit: int | None = None,
+                     progress: bool = True, cells: Sequence[int] | None = None, name: str | None = None,
+                     shard_size: int = SHARD_SIZE) -> Any:
+    """Compile phase: compile + check every non-isomorphic cell in parallel, cache the libraries.
+
+    Its shards hold the memory columns (planned activations, parameter bytes), which do not
+    depend on machine load; the libraries wait in ``cache`` for :func:`measure_campaign`.
+    """
+    from functools import partial
+
+    from hwbench.campaign import run_campaign
+
+    items = [{k: v for k, v in it.items() if k in ("index", "config", "target", "database_sha256")}
+             for it in campaign_items(config, target=target, database=database, cells=cells)]
+    fn = partial(compile_item, database=None if database is None else str(Path(database).resolve()),
+                 cache=str(Path(cache or default_cache_dir()).resolve()))
+    return run_campaign(name or f"nb201-{config}-compile" + _tag(database),
+                        items, fn, shard_size=shard_size, store_dir=store_dir, executor=executor, workers=workers,
+                        client=client, address=address, progress=progress,
+                        protocol=campaign_protocol(config, items, database, phase="compile"),
+                        max_shards=None if limit is None else math.ceil(limit / shard_size))
 
 
 def measure_campaign(config: str = "cifar10", *, store_dir: str | os.PathLike[str] = "datasets/shards",
                      protocol: Any = None, target: Mapping[str, Any] | None = None,
                      database: str | os.PathLike[str] | None = None, frameworks: Sequence[str] = ("tvm",),
+                     cache: str | os.PathLike[str] | None = None,
                      executor: str = "local", workers: int = 1, client: Any = None, address: str | None = None,
                      limit: int | None = None, progress: bool = True, cells: Sequence[int] | None = None,
                      name: str | None = None, shard_size: int = SHARD_SIZE) -> Any:
-    """Run or resume the measurement campaign of ``config`` (see the module docstring)."""
+    """Run or resume the measurement campaign of ``config`` (see the module docstring).
+
+    With ``cache`` (default :func:`default_cache_dir`) the libraries of the compile phase are
+    loaded instead of compiling again; cells not in the cache are compiled on the spot.
+    """
+    from functools import partial
+
     from hwbench.campaign import run_campaign
     from hwbench.measure.protocol import ONE_THREAD
 
     protocol = protocol or ONE_THREAD
     items = campaign_items(config, protocol=protocol, target=target, database=database, frameworks=frameworks,
                            cells=cells)
-    return run_campaign(name or campaign_name(config, protocol.name, database is not None), items, measure_item,
+    fn = partial(measure_item, database=None if database is None else str(Path(database).resolve()),
+                 cache=str(Path(cache or default_cache_dir()).resolve()))
+    return run_campaign(name or campaign_name(config, protocol.name, database is not None), items, fn,
                         shard_size=shard_size, store_dir=store_dir, executor=executor, workers=workers,
                         client=client, address=address, progress=progress,
                         protocol=campaign_protocol(config, items, database),

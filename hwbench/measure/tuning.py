@@ -208,7 +208,7 @@ def load_database(work_dir: str | os.PathLike[str]) -> Any:
 def tune(workloads: Sequence[Workload], work_dir: str | os.PathLike[str], *,
          target: Mapping[str, Any] | None = None, trials_per_workload: int = 64, trials_per_iter: int = 16,
          builder_timeout_s: float = 300.0, runner_timeout_s: float = 120.0, workers: int | None = None,
-         seed: int = 0, cost_model: str = "xgb") -> TuneReport:
+         seed: int = 0, cost_model: str = "xgb", write_meta: bool = True) -> TuneReport:
     """Tune ``workloads`` with MetaSchedule (budget: ``trials_per_workload`` each); database under ``work_dir``.
 
     Re-running with the same ``work_dir`` continues from the records already there.
@@ -243,11 +243,113 @@ def tune(workloads: Sequence[Workload], work_dir: str | os.PathLike[str], *,
     budget = {"trials_per_workload": trials_per_workload, "trials_per_iter": trials_per_iter, "cost_model": cost_model,
               "builder_timeout_s": builder_timeout_s, "workers": n_workers, "seed": seed, "target": tdict,
               "module_equality": MODULE_EQUALITY}
-    meta = {"workloads": [w.to_dict() for w in workloads], "budget": budget, "seconds": seconds, "records": records,
-            "target": json.dumps(tdict, sort_keys=True)}
-    (d / "tuning.json").write_text(json.dumps(meta, indent=1))
+    if write_meta:
+        meta = {"workloads": [w.to_dict() for w in workloads], "budget": budget, "seconds": seconds,
+                "records": records, "target": json.dumps(tdict, sort_keys=True)}
+        (d / "tuning.json").write_text(json.dumps(meta, indent=1))
     del tgt
     return TuneReport(work_dir=d, workloads=len(ctxs), trials=records, seconds=seconds, budget=budget)
+
+
+# ----------------------------------------------------------------------------- the tuning campaign
+CAMPAIGN_FILE = "campaign.json"
+CAMPAIGN_FORMAT = "hwbench-tuning-campaign/1"
+
+
+def workload_key(w: Workload) -> str:
+    """Stable identity of a workload across runs: its task name and argument shapes."""
+    return f"{w.task.task_name} {w.shapes}"
+
+
+def is_compute_workload(w: Workload) -> bool:
+    """Convolutions and matrix products (the workloads worth a large trial budget)."""
+    name = w.task.task_name
+    return any(k in name for k in ("conv2d", "matmul", "dense"))
+
+
+def best_run_us(db: Any, w: Workload) -> float:
+    """Best measured mean run time (µs) of ``w`` in ``db``; NaN when it holds no valid record."""
+    import math
+
+    tmod = w.task.dispatched[0]
+    if not db.has_workload(tmod):
+        return math.nan
+    top = db.get_top_k(db.commit_workload(tmod), 1)
+    if not top or not top[0].run_secs:
+        return math.nan
+    secs = [float(x) for x in top[0].run_secs]
+    return 1e6 * sum(secs) / len(secs)
+
+
+def tune_campaign(config: str, work_dir: str | os.PathLike[str], *, target: Mapping[str, Any] | None = None,
+                  trials: int = 200, trials_other: int = 32, cells: Sequence[str] | None = None,
+                  trials_per_iter: int = 16, workers: int | None = None, seed: int = 0, limit: int | None = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """Tune every workload of ``config`` once, one workload at a time; resumable.
+
+    Workloads come from :func:`extract_workloads` over ``cells`` (default :func:`covering_cells`).
+    Convolutions and matmuls get ``trials`` trials, the others (pools, element-wise) ``trials_other``.
+    After each workload ``<work_dir>/campaign.json`` records its budget, tuning seconds, records
+    and best run time, so an interrupted campaign resumes at the next unfinished workload (the
+    records of a workload cut short stay in the database and seed its next search). ``limit``
+    stops after that many workloads were tuned in this call. Returns the campaign state.
+    """
+    import math
+
+    from tqdm.auto import tqdm
+
+    from hwbench.measure.compile import host_target
+
+    if trials < 1 or trials_other < 1:
+        raise TuningError(f"trial budgets must be >= 1 (trials={trials}, trials_other={trials_other})")
+    tdict = dict(target) if target is not None else host_target()
+    d = Path(work_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    spath = d / CAMPAIGN_FILE
+    tjson = json.dumps(tdict, sort_keys=True)
+    if spath.is_file():
+        state = json.loads(spath.read_text())
+        if state.get("format") != CAMPAIGN_FORMAT:
+            raise TuningError(f"{spath}: not a tuning campaign (format {state.get('format')!r})")
+        if state["config"] != config or state["target"] != tjson:
+            raise TuningError(f"{spath} was started for config {state['config']!r} and target {state['target']}; "
+                              f"asked for {config!r} and {tjson}: use another folder")
+    else:
+        state = {"format": CAMPAIGN_FORMAT, "config": config, "target": tjson, "module_equality": MODULE_EQUALITY,
+                 "cells": None, "workloads": {}}
+    cells = list(cells) if cells is not None else covering_cells()
+    t0 = time.perf_counter()
+    workloads = extract_workloads(cells, config, tdict)
+    state["cells"] = len(cells)
+    state["extract_seconds"] = time.perf_counter() - t0
+    done = 0
+    bar = tqdm(workloads, desc=f"tune {config}", unit="workload", disable=not progress)
+    for w in bar:
+        key = workload_key(w)
+        budget = trials if is_compute_workload(w) else trials_other
+        prev = state["workloads"].get(key)
+        if prev is not None and prev["budget"] >= budget:
+            continue
+        if limit is not None and done >= limit:
+            break
+        bar.set_postfix_str(key[:60])
+        rep = tune([w], d, target=tdict, trials_per_workload=budget, trials_per_iter=min(trials_per_iter, budget),
+                   workers=workers, seed=seed, write_meta=False)
+        best = best_run_us(database(d), w)
+        state["workloads"][key] = {"name": w.name, "budget": budget, "seconds": rep.seconds,
+                                   "records_total": rep.trials, "best_us": None if math.isnan(best) else best,
+                                   "calls": w.calls, "cells": len(w.cells), "compute": is_compute_workload(w)}
+        state["seconds"] = sum(v["seconds"] for v in state["workloads"].values())
+        tmp = spath.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+        os.replace(tmp, spath)
+        done += 1
+    state["complete"] = all(workload_key(w) in state["workloads"] for w in workloads)
+    state["n_workloads"] = len(workloads)
+    tmp = spath.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    os.replace(tmp, spath)
+    return state
 
 
 def scheduled_functions(arch: str | Sequence[int], config: str, database: Any,
