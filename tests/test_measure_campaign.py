@@ -112,3 +112,45 @@ def test_cli_campaign_tune_usage_errors(capsys: pytest.CaptureFixture[str]) -> N
     assert "--trials" in capsys.readouterr().err
     assert main(["campaign", "tune", "--target", "cuda"]) == 2
     assert "llvm" in capsys.readouterr().err
+
+
+def test_table_columns_and_report_from_real_campaigns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Compile + measure two cells (untuned), turn the shards into table columns and a report."""
+    from hwbench.measure.campaign import framework_ratios, repeatability, table_columns
+    from hwbench.measure.run import compile_campaign
+    from hwbench.spaces.nb201 import SPACE
+
+    cells = [int(SPACE.canonical_ids[c]) for c in CELLS]  # the campaign measures representatives
+    cache = tmp_path / "cache"
+    compile_campaign("fashion-mnist", store_dir=tmp_path, cache=cache, cells=cells, shard_size=1, workers=1,
+                     progress=False)
+    measure_campaign("fashion-mnist", store_dir=tmp_path, protocol=FAST, cache=cache, cells=cells, shard_size=1,
+                     progress=False)
+    with pytest.raises(FileNotFoundError):
+        table_columns(tmp_path)  # untuned campaigns never enter the table by default
+    cols = {c.name: c for c in table_columns(tmp_path, tuned=False)}
+    lat = cols["fashion-mnist/cpu-host/latency_ms"]
+    assert lat.attrs["source"] == "measured" and lat.attrs["unit"] == "ms" and len(lat.values) == SPACE.size
+    same_class = np.flatnonzero(SPACE.canonical_ids == SPACE.canonical_ids[cells[0]])
+    assert len(same_class) > 1 and np.all(lat.values[same_class] == lat.values[cells[0]])  # broadcast
+    assert np.isfinite(lat.values).sum() == sum(int((SPACE.canonical_ids == SPACE.canonical_ids[c]).sum())
+                                                for c in cells)
+    assert np.isnan(lat.values[SPACE.index("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|"
+                                           "nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")])  # not measured: NaN
+    planned = cols["fashion-mnist/cpu-host/planned_activation_bytes"]
+    assert planned.values[cells[0]] > 0
+    # report through the CLI, with a ratio file and a repeat file in `hwbench measure --format json` shape
+    recs = [{"index": cells[0], "config": "fashion-mnist", "latency_ms": 2.0, "torch_latency_ms": 4.0,
+             "onnxruntime_latency_ms": 1.0}]
+    (tmp_path / "r.json").write_text(json.dumps(recs))
+    assert main(["campaign", "measure-report", "--config", "fashion-mnist", "--untuned", "--store-dir",
+                 str(tmp_path), "--ratios", str(tmp_path / "r.json"), "--repeat", str(tmp_path / "r.json"),
+                 "--format", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["measure"]["cells"] == 2 and rep["measure"]["connected"] == 1
+    assert rep["compile"]["cells"] == 2 and rep["compile"]["planned_over_analytic_peak"]["median"] > 0
+    assert rep["ratios"]["tvm_over_torch"]["median"] == 0.5 and rep["ratios"]["tvm_over_onnxruntime"]["median"] == 2
+    assert rep["repeatability"]["cells"] == 1
+    assert repeatability({1: 2.0, 2: 4.0}, {1: 2.2, 2: 4.0})["median_abs_rel_diff"] == pytest.approx(0.05)
+    assert framework_ratios(recs)["tvm_faster_than_torch_fraction"] == 1.0
+    assert main(["campaign", "measure-report", "--ratios", str(tmp_path / "missing.json")]) == 2

@@ -53,7 +53,7 @@ class CampaignCommand(Command):
         if args.campaign_command is None:
             self._parser.print_help()
             return 2
-        if args.campaign_command in ("measure", "compile", "tune"):
+        if args.campaign_command in ("measure", "compile", "tune", "measure-report"):
             from hwbench.commands.measure_cmd import run_campaign_measure
 
             return run_campaign_measure(args)

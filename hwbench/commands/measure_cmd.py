@@ -100,6 +100,17 @@ def add_campaign_measure_parser(sub: Any) -> None:
     t.add_argument("--workers", type=int, default=2, help="MetaSchedule builder processes")
     t.add_argument("--limit", type=int, help="stop after N workloads tuned in this call")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r = sub.add_parser("measure-report", help="figures of the TVM compile/measure campaigns: coverage, spread, CV, "
+                                              "rank correlation with MACs/FLOPs, planned vs analytic memory")
+    r.add_argument("--config", default="cifar10", help="input configuration (cifar10, fashion-mnist ...)")
+    r.add_argument("--protocol", default="1-thread", choices=("1-thread", "all-cores"), help="measure protocol")
+    r.add_argument("--untuned", action="store_true", help="report the untuned campaigns instead")
+    r.add_argument("--ratios", metavar="JSON", help="output of `hwbench measure --frameworks tvm,torch,onnxruntime "
+                                                   "--format json`: TVM / ORT / eager ratios")
+    r.add_argument("--repeat", metavar="JSON", help="output of `hwbench measure --format json` re-measuring cells "
+                                                   "of the campaign in a fresh process: repeatability")
+    r.add_argument("--store-dir", default="datasets/shards", help="folder of campaign shards")
+    add_format_argument(r)
     for p in (c, m):
         p.add_argument("--config", default="cifar10", help="input configuration (cifar10, fashion-mnist ...)")
         p.add_argument("--database", metavar="DIR", help="MetaSchedule tuning database to compile against")
@@ -143,11 +154,53 @@ def run_campaign_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_records(path: str, flag: str) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise CLIUsageError(f"{flag} {path}: cannot read JSON records ({exc})") from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise CLIUsageError(f"{flag} {path}: expected a JSON list of records (hwbench measure --format json)")
+    return data
+
+
+def run_measure_report(args: argparse.Namespace) -> int:
+    from hwbench.measure.campaign import campaign_latencies, campaign_report, framework_ratios, repeatability
+    from hwbench.spaces.nb201 import get_config
+
+    get_config(args.config)
+    rep = campaign_report(args.config, args.store_dir, args.protocol, tuned=not args.untuned)
+    if args.ratios:
+        rep["ratios"] = framework_ratios(_read_records(args.ratios, "--ratios"))
+    if args.repeat:
+        again = {int(r["index"]): float(r["latency_ms"]) for r in _read_records(args.repeat, "--repeat")
+                 if r.get("config") == args.config}
+        rep["repeatability"] = repeatability(
+            campaign_latencies(args.config, args.store_dir, args.protocol, tuned=not args.untuned), again)
+    if args.format == "json":
+        emit(rep, "json")
+    else:
+        flat: dict[str, Any] = {}
+
+        def walk(prefix: str, v: Any) -> None:
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    walk(f"{prefix}.{k}" if prefix else str(k), x)
+            else:
+                flat[prefix] = v
+
+        walk("", rep)
+        emit(flat, "table")
+    return 0
+
+
 def run_campaign_measure(args: argparse.Namespace) -> int:
     import signal
 
     if args.campaign_command == "tune":
         return run_campaign_tune(args)
+    if args.campaign_command == "measure-report":
+        return run_measure_report(args)
 
     from hwbench.measure.protocol import FRAMEWORKS, MeasureError, Protocol
     from hwbench.measure.run import compile_campaign, measure_campaign

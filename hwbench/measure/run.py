@@ -29,6 +29,10 @@ def campaign_name(config: str, protocol_name: str = "1-thread", tuned: bool = Tr
     return f"nb201-{config}-measure-{protocol_name}" + ("" if tuned else "-untuned")
 
 
+def compile_campaign_name(config: str, tuned: bool = True) -> str:
+    return f"nb201-{config}-compile" + ("" if tuned else "-untuned")
+
+
 def _database(database: str | os.PathLike[str] | None) -> Any:
     if database is None:
         return None
@@ -227,10 +231,6 @@ def campaign_protocol(config: str, items: Sequence[Mapping[str, Any]], database:
     return out
 
 
-def _tag(database: str | os.PathLike[str] | None) -> str:
-    return "" if database is not None else "-untuned"
-
-
 def compile_campaign(config: str = "cifar10", *, store_dir: str | os.PathLike[str] = "datasets/shards",
                      target: Mapping[str, Any] | None = None, database: str | os.PathLike[str] | None = None,
                      cache: str | os.PathLike[str] | None = None, executor: str = "local", workers: int = 2,
@@ -250,7 +250,7 @@ def compile_campaign(config: str = "cifar10", *, store_dir: str | os.PathLike[st
              for it in campaign_items(config, target=target, database=database, cells=cells)]
     fn = partial(compile_item, database=None if database is None else str(Path(database).resolve()),
                  cache=str(Path(cache or default_cache_dir()).resolve()))
-    return run_campaign(name or f"nb201-{config}-compile" + _tag(database),
+    return run_campaign(name or compile_campaign_name(config, database is not None),
                         items, fn, shard_size=shard_size, store_dir=store_dir, executor=executor, workers=workers,
                         client=client, address=address, progress=progress,
                         protocol=campaign_protocol(config, items, database, phase="compile"),
