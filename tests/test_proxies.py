@@ -340,3 +340,19 @@ def test_proxies_cli(tmp_path, capsys):
         rows = json.loads(capsys.readouterr().out)
         assert {r["proxy"] for r in rows} == {"params", "synflow"} and all(r["n"] == 2 for r in rows)
     assert main(["proxies", "compute", "--proxies", "synflw", "--indices", "1"]) == 2
+
+
+def test_proxy_table_columns_from_a_real_campaign(tmp_path: Path) -> None:
+    """Shards of a (tiny) real proxy campaign become ``<config>/proxy/*`` columns; absent shards are NaN."""
+    from hwbench.proxies.campaign import run_proxy_campaign, table_columns
+    from hwbench.spaces.nb201 import SIZE
+
+    with pytest.raises(FileNotFoundError):
+        table_columns(tmp_path)
+    run_proxy_campaign("fashion-mnist", ["params", "synflow"], indices=[5, 11785], store_dir=tmp_path, workers=1,
+                       progress=False)
+    cols = {c.name: c for c in table_columns(tmp_path)}
+    col = cols["fashion-mnist/proxy/synflow"]
+    assert len(col.values) == SIZE and np.isfinite(col.values[[5, 11785]]).all()
+    assert np.isnan(col.values).sum() == SIZE - 2
+    assert col.attrs["source"] == "analytic" and cols["fashion-mnist/proxy/synflow_seconds"].attrs["unit"] == "s"

@@ -204,3 +204,41 @@ def add_columns(writer: Any, columns: Mapping[str, np.ndarray], proto: Mapping[s
         )
         done.append(name)
     return done
+
+
+def table_columns(store_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> list[Any]:
+    """The ``proxies`` part of ``hwbench build nb201``: ``<config>/proxy/*`` from every committed proxy campaign.
+
+    Reads the default-source, seed-0 campaign of each config (:func:`campaign_name`); cells not
+    scored yet are NaN. Raises FileNotFoundError when no proxy shard exists (the build skips the part).
+    """
+    import json
+
+    from hwbench._version import __version__
+    from hwbench.campaign import merge
+    from hwbench.proxies import get_proxy
+    from hwbench.recipes import Column
+    from hwbench.spaces.nb201 import CONFIGS
+
+    store = Path(store_dir) if store_dir is not None else Path(__file__).resolve().parents[2] / DEFAULT_STORE
+    cols: list[Column] = []
+    for config in CONFIGS:
+        name = campaign_name(config)
+        shards = sorted((store / name).glob("shard-*.json")) if (store / name).is_dir() else []
+        if not shards:
+            continue
+        proto = json.loads(shards[0].read_text()).get("protocol", {})
+        for cname, values in to_columns(merge(name, store), config).items():
+            proxy = cname.rsplit("/", 1)[1]
+            is_time = proxy.endswith("_seconds")
+            base = proxy[: -len("_seconds")] if is_time else proxy
+            info = get_proxy(base)
+            cols.append(Column(cname, values, {
+                "unit": "s" if is_time else info.unit, "source": "analytic" if not is_time else "measured",
+                "tool": "hwbench.proxies", "tool_version": __version__,
+                "device": "cpu (1 thread)" if is_time else "none", "protocol": dict(proto),
+                "description": (f"compute time of proxy {base} (1 torch thread, shared machine)" if is_time
+                                else f"zero-cost proxy {base}: {info.description}")}))
+    if not cols:
+        raise FileNotFoundError(f"no proxy campaign shards under {store}")
+    return cols

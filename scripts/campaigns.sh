@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Every CPU campaign that fills the shipped nb201 table, in the order they are run on this 2-core
+# machine: one at a time (two campaigns slow each other, and latency is never measured beside
+# another campaign). Every step resumes where it stopped, so re-running this script after an
+# interruption (a session ends, Ctrl-C) continues with the first unfinished step.
+#
+#   bash scripts/campaigns.sh            # all steps
+#   bash scripts/campaigns.sh tune-cifar10 compile-cifar10   # only these steps
+#
+# Finished shards land under datasets/shards/ (commit them as they accumulate: only shard-*.json
+# and campaign.json files); the tuning databases under datasets/tuning/; compiled libraries in
+# ${HWBENCH_COMPILE_CACHE:-~/.cache/hwbench/compiled} (not committed). Rebuild the table with
+# `hwbench build nb201` when a campaign is done.
+set -euo pipefail
+export OMP_NUM_THREADS=1
+
+run_step() {
+  case "$1" in
+    train)            hwbench campaign train --config fashion-mnist --workers 2 ;;
+    tune-cifar10)     hwbench campaign tune --config cifar10 --trials 200 --trials-other 32 ;;
+    tune-fmnist)      hwbench campaign tune --config fashion-mnist --trials 200 --trials-other 32 ;;
+    compile-cifar10)  hwbench campaign compile --config cifar10 --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --workers 2 ;;
+    measure-cifar10)  hwbench campaign measure --config cifar10 --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --workers 1 ;;
+    compile-fmnist)   hwbench campaign compile --config fashion-mnist --database "$(ls -d datasets/tuning/fashion-mnist-t* | head -1)" --workers 2 ;;
+    measure-fmnist)   hwbench campaign measure --config fashion-mnist --database "$(ls -d datasets/tuning/fashion-mnist-t* | head -1)" --workers 1 ;;
+    proxies-fmnist)   hwbench proxies compute --config fashion-mnist --workers 2 ;;
+    proxies-cifar10)  hwbench proxies compute --config cifar10 --workers 2 ;;
+    compress-small)   hwbench compress campaign --space mpq-prune-small --workers 2 ;;
+    *) echo "unknown step $1" >&2; return 2 ;;
+  esac
+}
+
+STEPS=(train tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10 compile-fmnist measure-fmnist
+       proxies-fmnist proxies-cifar10 compress-small)
+if [ "$#" -gt 0 ]; then STEPS=("$@"); fi
+for step in "${STEPS[@]}"; do
+  echo "== $(date -u +%H:%M:%S) step $step"
+  run_step "$step"
+done
