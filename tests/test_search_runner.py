@@ -141,6 +141,9 @@ def test_results_file_round_trip_and_tampering_is_rejected(tmp_path: Path) -> No
     other = json.loads(path.read_text())
     other["table_sha256"] = "0" * 64
     prob_sha = Problem(prob.task, TabularObjective(dict(prob.objective.columns), ACC, VAL, table_sha256="f" * 64))
+    # another table file with the same task columns: the data hash matches, the scores are the same
+    assert [s.regret for s in score_results(prob_sha, other)[0]] == [s.regret for s in score_results(prob, other)[0]]
+    other.pop("data_sha256")  # without a column hash only the table hash can vouch for the data
     with pytest.raises(ResultsFormatError, match="same table"):
         score_results(prob_sha, other)
     # different column values (e.g. another NATS import in the overlay) under the same table file

@@ -173,12 +173,13 @@ def score_results(problem: Problem, data: dict[str, Any]) -> tuple[list[RunScore
     if data["task"]["name"] != problem.task.name:
         raise ResultsFormatError(f"results are for task {data['task']['name']!r}, not {problem.task.name!r}")
     sha = data.get("table_sha256")
-    if sha and problem.objective.table_sha256 and sha != problem.objective.table_sha256:
+    dsha = data.get("data_sha256")
+    if sha and not dsha and problem.objective.table_sha256 and sha != problem.objective.table_sha256:
+        # no column hash to compare: only the table file's hash says whether the data is the same
         raise ResultsFormatError(
             f"results were produced on table {sha[:12]}..., the loaded table is "
             f"{problem.objective.table_sha256[:12]}...; score them on the same table"
         )
-    dsha = data.get("data_sha256")
     if dsha and dsha != problem.objective.data_sha256:
         raise ResultsFormatError(
             f"results were produced on different data for task {problem.task.name} (columns "
