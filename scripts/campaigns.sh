@@ -13,6 +13,7 @@
 # `hwbench build nb201` when a campaign is done.
 set -euo pipefail
 export OMP_NUM_THREADS=1
+mkdir -p docs/data
 
 run_step() {
   case "$1" in
@@ -23,6 +24,10 @@ run_step() {
     measure-cifar10)  hwbench campaign measure --config cifar10 --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --workers 1 ;;
     compile-fmnist)   hwbench campaign compile --config fashion-mnist --database "$(ls -d datasets/tuning/fashion-mnist-t* | head -1)" --workers 2 ;;
     measure-fmnist)   hwbench campaign measure --config fashion-mnist --database "$(ls -d datasets/tuning/fashion-mnist-t* | head -1)" --workers 1 ;;
+    ratios-cifar10)   hwbench measure --config cifar10 --sample 50 --frameworks tvm,torch,onnxruntime \
+                        --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --format json > docs/data/ratios-cifar10.json ;;
+    repeat-cifar10)   hwbench measure --config cifar10 --sample 100 --seed 1 \
+                        --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --format json > docs/data/repeat-cifar10.json ;;
     proxies-fmnist)   hwbench proxies compute --config fashion-mnist --workers 2 ;;
     proxies-cifar10)  hwbench proxies compute --config cifar10 --workers 2 ;;
     compress-small)   hwbench compress campaign --space mpq-prune-small --workers 2 ;;
@@ -30,7 +35,8 @@ run_step() {
   esac
 }
 
-STEPS=(train tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10 compile-fmnist measure-fmnist
+STEPS=(train tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10 ratios-cifar10 repeat-cifar10
+       compile-fmnist measure-fmnist
        proxies-fmnist proxies-cifar10 compress-small)
 if [ "$#" -gt 0 ]; then STEPS=("$@"); fi
 for step in "${STEPS[@]}"; do

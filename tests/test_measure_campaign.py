@@ -154,3 +154,13 @@ def test_table_columns_and_report_from_real_campaigns(tmp_path: Path, capsys: py
     assert repeatability({1: 2.0, 2: 4.0}, {1: 2.2, 2: 4.0})["median_abs_rel_diff"] == pytest.approx(0.05)
     assert framework_ratios(recs)["tvm_faster_than_torch_fraction"] == 1.0
     assert main(["campaign", "measure-report", "--ratios", str(tmp_path / "missing.json")]) == 2
+
+
+def test_sample_cells_are_connected_representatives() -> None:
+    from hwbench.commands.measure_cmd import sample_cells
+    from hwbench.spaces.nb201 import SPACE, is_connected
+
+    cells = sample_cells(50, 0)
+    assert len(set(cells)) == 50 and cells == sample_cells(50, 0) and cells != sample_cells(50, 1)
+    reps = set(int(i) for i in SPACE.representatives)
+    assert all(c in reps and is_connected(SPACE.parse(SPACE.arch_str(c))) for c in cells)

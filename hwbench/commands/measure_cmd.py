@@ -43,7 +43,11 @@ class MeasureCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--config", default="cifar10", help="input configuration (cifar10, fashion-mnist ...)")
-        parser.add_argument("--cells", nargs="+", required=True, metavar="ARCH", help="architecture strings or indices")
+        cells = parser.add_mutually_exclusive_group(required=True)
+        cells.add_argument("--cells", nargs="+", metavar="ARCH", help="architecture strings or indices")
+        cells.add_argument("--sample", type=int, metavar="N",
+                           help="N connected non-isomorphic cells drawn at random (--seed), e.g. for the ratio report")
+        parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
         parser.add_argument("--threads", type=int, default=1, help="runtime threads (0 = all cores); default 1")
         parser.add_argument("--repeats", type=int, default=15, help="timed repeats")
         parser.add_argument("--min-repeat-ms", type=float, default=50.0, help="minimum duration of one repeat")
@@ -73,6 +77,10 @@ class MeasureCommand(Command):
         target = parse_target(args.target, args.cuda_arch)
         if args.rpc and frameworks != ["tvm"]:
             raise CLIUsageError("--rpc measures TVM only (--frameworks tvm)")
+        if args.sample is not None:
+            if args.sample < 1:
+                raise CLIUsageError(f"--sample {args.sample}: expected >= 1")
+            args.cells = sample_cells(args.sample, args.seed)
         rows = measure_cells(args.cells, args.config, protocol=protocol, target=target, database=args.database,
                              frameworks=frameworks, rpc=args.rpc, key=args.key)
         if args.format == "json":
@@ -80,6 +88,18 @@ class MeasureCommand(Command):
         else:
             emit(rows, "table", columns=[c for c in _TABLE if any(c in r for r in rows)])
         return 0
+
+
+def sample_cells(n: int, seed: int = 0) -> list[int]:
+    """``n`` connected representatives (non-isomorphic cells) drawn without replacement, in draw order."""
+    import numpy as np
+
+    from hwbench.spaces.nb201 import SPACE, is_connected
+
+    reps = [int(i) for i in SPACE.representatives if is_connected(SPACE.parse(SPACE.arch_str(int(i))))]
+    if n > len(reps):
+        raise CLIUsageError(f"--sample {n}: only {len(reps)} connected non-isomorphic cells")
+    return [reps[int(k)] for k in np.random.default_rng(seed).choice(len(reps), n, replace=False)]
 
 
 # ----------------------------------------------------------------------------- hwbench campaign measure
