@@ -73,3 +73,24 @@ def test_training_campaign_on_two_cells(tmp_path: Path) -> None:
     assert summary["main_cells_done"] == 2 and summary["degenerate_cells_done"] == 1
     assert summary["best_cell"]["index"] == reps[0] and summary["two_seed_cells"] == 0
     assert summary["projected_cpu_hours_all_items"] > 0
+
+
+def test_reproduce_a_committed_shard_item(capsys: pytest.CaptureFixture[str]) -> None:
+    """Re-train the first item of a committed campaign shard with the recipe its protocol records."""
+    import json as _json
+    from pathlib import Path as _Path
+
+    from hwbench.cli import main
+
+    store = _Path(__file__).resolve().parents[1] / "datasets" / "shards"
+    if not (store / "nb201-fashion-mnist-train" / "shard-00000.json").is_file():
+        pytest.skip("no committed training shard in this checkout")
+    assert main(["campaign", "reproduce", "--shard", "0", "--items", "1", "--store-dir", str(store),
+                 "--format", "json"]) == 0
+    rep = _json.loads(capsys.readouterr().out)
+    (row,) = rep["rows"]
+    # same recipe, seed and thread count: within the campaign's seed noise (0.75 points), and on the
+    # same kind of CPU bit-identical
+    assert rep["max_abs_diff_test_acc_pts"] < 0.75
+    assert row["new_test_acc"] == pytest.approx(row["stored_test_acc"], abs=0.0075)
+    assert main(["campaign", "reproduce", "--shard", "99999", "--store-dir", str(store)]) != 0

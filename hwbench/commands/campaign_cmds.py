@@ -42,6 +42,13 @@ class CampaignCommand(Command):
         s.add_argument("--nats", metavar="CSV",
                        help="with --summary: Spearman vs NATS-Bench accuracies (../shared/reference/nats_tss CSV)")
         add_format_argument(s)
+        rp = sub.add_parser("reproduce", help="re-train the items of a committed training shard from scratch and "
+                                              "compare with the stored accuracies")
+        rp.add_argument("--config", default="fashion-mnist")
+        rp.add_argument("--shard", type=int, required=True, help="shard number (shard-NNNNN.json)")
+        rp.add_argument("--items", type=int, help="only the first N items of the shard (each costs ~5 CPU-s)")
+        rp.add_argument("--store-dir", default="datasets/shards")
+        add_format_argument(rp)
         from hwbench.commands.measure_cmd import add_campaign_measure_parser
 
         add_campaign_measure_parser(sub)
@@ -59,6 +66,20 @@ class CampaignCommand(Command):
             return run_campaign_measure(args)
         if args.config not in _TRAINABLE:
             raise CLIUsageError(f"config {args.config!r} cannot be trained here; trainable: {', '.join(_TRAINABLE)}")
+        if args.campaign_command == "reproduce":
+            from hwbench.train.reproduce import reproduce_shard
+
+            if args.items is not None and args.items < 1:
+                raise CLIUsageError(f"--items {args.items}: expected >= 1")
+            rep = reproduce_shard(args.shard, args.store_dir, config=args.config, n_items=args.items)
+            if args.format == "json":
+                emit(rep, "json")
+            else:
+                emit([{k: v for k, v in r.items() if not k.startswith(("stored_", "new_")) or "test_acc" in k}
+                      for r in rep["rows"]], "table")
+                print(f"{rep['identical']}/{rep['items']} items identical; max |delta test acc| "
+                      f"{rep['max_abs_diff_test_acc_pts']:.3f} points ({rep['file']})")
+            return 0
         if args.campaign_command == "status":
             from hwbench.campaign import status
 
