@@ -162,5 +162,5 @@ def test_sample_cells_are_connected_representatives() -> None:
 
     cells = sample_cells(50, 0)
     assert len(set(cells)) == 50 and cells == sample_cells(50, 0) and cells != sample_cells(50, 1)
-    reps = set(int(i) for i in SPACE.representatives)
+    reps = {int(i) for i in SPACE.representatives}
     assert all(c in reps and is_connected(SPACE.parse(SPACE.arch_str(c))) for c in cells)

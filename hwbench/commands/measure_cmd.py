@@ -104,7 +104,7 @@ def sample_cells(n: int, seed: int = 0) -> list[int]:
 
 # ----------------------------------------------------------------------------- hwbench campaign measure
 def add_campaign_measure_parser(sub: Any) -> None:
-    """The ``compile`` and ``measure`` subcommands of ``hwbench campaign`` (hooked in by campaign_cmds.py)."""
+    """The ``tune``, ``compile``, ``measure`` and ``measure-report`` subcommands of ``hwbench campaign``."""
     c = sub.add_parser("compile", help="phase 1: compile + check every non-isomorphic nb201 cell with TVM, in "
                                        "parallel, keeping memory columns in shards and libraries in a local cache")
     m = sub.add_parser("measure", help="phase 2: measure every non-isomorphic nb201 cell (cached libraries when "

@@ -56,7 +56,8 @@ def broadcast(merged: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _first_shard(path: Path) -> dict[str, Any]:
-    return json.loads(sorted(path.glob("shard-*.json"))[0].read_text())
+    first: dict[str, Any] = json.loads(min(path.glob("shard-*.json")).read_text())
+    return first
 
 
 def _host(shard: Mapping[str, Any]) -> str:
@@ -120,8 +121,8 @@ def table_columns(store_dir: str | Path | None = None, progress: bool = True, tu
                 "device": f"{DEVICE} target: {json.dumps(shard.get('protocol', {}).get('target'), sort_keys=True)}",
                 "protocol": shard.get("protocol", {})}
         for metric, desc in (
-            ("planned_activation_bytes", "sum of the storages TVM's static planner allocates for intermediate "
-                                         "tensors (input, output and kernel workspaces excluded)"),
+            ("planned_activation_bytes", ("sum of the storages TVM's static planner allocates for intermediate "
+                                          "tensors (input, output and kernel workspaces excluded)")),
             ("param_bytes", "bytes of the compiled module's constants (folded weights and biases)"),
             ("output_bytes", "bytes of the output tensor (allocated outside the plan)"),
         ):
@@ -168,12 +169,14 @@ def _analytic(config: str) -> dict[str, np.ndarray]:
     from hwbench.analytic import METRIC_INFO, space_metrics
     from hwbench.spaces.nb201 import get_config
 
+    from hwbench.errors import HwbenchError
+
     try:
         from hwbench.table import load
 
         t = load("nb201")
         return {m: np.asarray(t.column(f"{config}/model/{m}"), dtype=float) for m in METRIC_INFO}
-    except Exception:  # no shipped table, or an older one without the config: compute
+    except (HwbenchError, OSError, KeyError):  # no shipped table, or one without the config: compute
         return {k: np.asarray(v, dtype=float) for k, v in space_metrics(get_config(config), progress=False).items()}
 
 
