@@ -649,8 +649,11 @@ def sweep_nb201(config: str, device: str, **opts: Any) -> dict[str, np.ndarray]:
       ``max_t(live tensors at t x size + scratch at t)`` and the network's is the max of the skeleton's
       and the cells'. The test suite holds the sweep equal to full simulation on sampled cells.
 
-    Cells with no input-output path compile to a constant network and get the cost of the
-    all-``none`` network. Returns metric name -> float64 array of length 15,625.
+    Cells with no input-output path (``is_connected`` False, 341 cells) make the network a constant
+    function; they get the cost of the all-``none`` network, which :func:`simulators.fusion.fuse` deploys
+    as the head on a constant feature map (global pooling + classifier: never 0 ms, see
+    docs/targets.md), exactly as the per-network path costs any of them. Returns metric name -> float64
+    array of length 15,625.
     """
     from hwbench.builders import build_graph
     from hwbench.spaces.nb201 import SIZE, get_config
@@ -673,7 +676,8 @@ def sweep_nb201(config: str, device: str, **opts: Any) -> dict[str, np.ndarray]:
     r_ref = simulate(g_ref, spec, **opts)
     full_ref_add, _ = _parts(r_ref)
     _, fixed_max = _parts(simulate(build_graph(empty_arch, cfg), spec, **opts))
-    zero_add, zero_max = _parts(simulate(build_graph(0, cfg), spec, **opts))
+    # disconnected cells: the all-none network (fusion keeps its head on a constant feature map)
+    const_add, const_max = _parts(simulate(build_graph(0, cfg), spec, **opts))
     keys_add = list(full_ref_add)
 
     templates = sorted({t for st in structs for t in st.templates}, key=repr)
@@ -728,11 +732,11 @@ def sweep_nb201(config: str, device: str, **opts: Any) -> dict[str, np.ndarray]:
     add_out: dict[str, np.ndarray] = {}
     max_out: dict[str, np.ndarray] = {}
     for k in keys_add:
-        v = np.full(SIZE, zero_add[k])
+        v = np.full(SIZE, const_add[k])
         v[conn] = full_ref_add[k] + cfg.N * (cell_add[k][idx[conn]] - cell_add[k][ref_i])
         add_out[k] = v
     for k in fixed_max:
-        v = np.full(SIZE, zero_max[k])
+        v = np.full(SIZE, const_max[k])
         v[conn] = np.maximum(fixed_max[k], cell_max[k][idx[conn]])
         max_out[k] = v
     const: dict[str, float] = {}

@@ -59,8 +59,14 @@ class SimResult:
 def simulate(graph: LayerGraph, device: str | DeviceSpec, **opts: Any) -> SimResult:
     """Cost ``graph`` on ``device`` (a registered name or a :class:`DeviceSpec`); dispatch on its family.
 
-    Options: MCU -- ``coefficients`` or single coefficient overrides; GPU -- ``batch``, ``precision``;
-    FPGA -- ``bits``; ASIC -- ``batch``.
+    Options: MCU -- ``coefficients`` or single coefficient overrides, ``layer_bits`` (``None``: the
+    calibrated int8 model whatever widths the IR carries; ``"graph"``: per-kernel ``Op.weight_bits`` and
+    per-tensor ``TensorSpec.dtype_bits`` from the IR; a mapping kernel name (after fusion) ->
+    ``(w_bits, a_bits)``, unlisted kernels int8; widths 1..8, 16, 32; see :func:`simulators.mcu.estimate`);
+    GPU -- ``batch``, ``precision``; FPGA -- ``bits``; ASIC -- ``batch``.
+
+    A network whose output does not depend on its input (e.g. a disconnected NB201 cell) is costed as
+    its head on a constant feature map, never as nothing (:mod:`simulators.fusion`).
     """
     spec = get_device(device)
     if spec.family == "mcu":

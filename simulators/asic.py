@@ -18,7 +18,8 @@ Per convolution (filter ``R x S``, output ``E x F``, ``C`` input channels per gr
   over R) x 2 + global-buffer accesses x 6 + DRAM words x 200, plus static power x time.
 
 Fully connected layers map as 1 x 1 convolutions (R = E = 1); pooling, add and activations go through a
-14-lane post-processing path, memory-bound on the global buffer.
+14-lane post-processing path, memory-bound on the global buffer. Weight bytes include constant tensors
+(the feature map of a constant network, :mod:`simulators.fusion`).
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ def simulate_asic(graph: LayerGraph, device: DeviceSpec, batch: int = 1) -> Any:
         rows_out.append((k.name[:64], k.kind, "+".join(k.fused)[:32], int(macs), util, cyc, traffic, t * 1e3,
                          e * 1e3, "compute" if t_c >= t_m else "memory"))
     layers = np.array(rows_out, dtype=LAYER_DTYPE)
-    weights = float(sum(k.main.weight_count + k.main.bias_count for k in kg.kernels) * wb)
-    peak_act = max((_numel(t.shape) for t in kg.tensors.values()), default=0) * wb * scale
+    # weights + constant tensors (a constant network's feature map, stored with the weights)
+    weights = float((sum(k.main.weight_count + k.main.bias_count for k in kg.kernels) + kg.constant_numel()) * wb)
+    peak_act = max((_numel(t.shape) for n, t in kg.tensors.items() if n not in kg.constants), default=0) * wb * scale
     mac_total = float(layers["macs"].sum()) if len(layers) else 0.0
     util_avg = (mac_total / (float((layers["compute_cycles"]).sum()) * pes)) if len(layers) and layers["compute_cycles"].sum() else 0.0
     return SimResult(device.name, "asic", total * 1e3, float(layers["energy_mj"].sum()) if len(layers) else 0.0,

@@ -13,7 +13,8 @@ BRAM, at the board's clock, with off-chip bandwidth ``dram_bw``. Per conv / line
 * pooling, add and stand-alone activations run on a ``Tm``-lane vector unit, memory-bound.
 
 Energy = static power x latency + energy per MAC x MACs + energy per DRAM byte x traffic.
-Resources: DSPs of the array, BRAM36 blocks of the largest tile set.
+Resources: DSPs of the array, BRAM36 blocks of the largest tile set. Weight bytes include constant
+tensors (the feature map of a constant network, :mod:`simulators.fusion`).
 """
 
 from __future__ import annotations
@@ -121,8 +122,9 @@ def simulate_fpga(graph: LayerGraph, device: DeviceSpec, bits: int = 16, tn: int
     layers = np.array(rows, dtype=LAYER_DTYPE)
     latency_ms = total * 1e3
     energy_mj = float(layers["energy_mj"].sum()) if len(layers) else 0.0
-    weights = float(sum(k.main.weight_count + k.main.bias_count for k in kg.kernels) * eb)
-    acts = max((_numel(t.shape) for t in kg.tensors.values()), default=0) * eb
+    # weights + constant tensors (a constant network's feature map, stored with the weights)
+    weights = float((sum(k.main.weight_count + k.main.bias_count for k in kg.kernels) + kg.constant_numel()) * eb)
+    acts = max((_numel(t.shape) for n, t in kg.tensors.items() if n not in kg.constants), default=0) * eb
     dsp_used = tm * tn * float(device.dsp_per_mac)
     bram_used = math.ceil(max_buf / BRAM36_BYTES)
     res = {"dsp_used": dsp_used, "dsp_util": dsp_used / float(device.dsp), "bram36_used": float(bram_used),

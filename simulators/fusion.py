@@ -9,8 +9,19 @@ Shared by the device models. Rules (each can be switched off):
 * ``batchnorm`` right after a conv/linear whose output has no other reader is folded into it.
 * an activation right after a conv/linear/batchnorm/add kernel whose output has no other reader is
   fused into it (TF-Lite's fused activation, cuDNN/TVM epilogue fusion).
-* dead kernels (whose result never reaches a graph output) are removed. A network whose output is a
-  known zero (an NB201 cell with no path from input to output) keeps no kernel: it compiles to a constant.
+* dead kernels (whose result never reaches a graph output) are removed.
+
+A network whose output is a compile-time constant (an NB201 network of a cell with no path from input to
+output: 341 of the 15,625 cells) is a constant function. It is not costed as nothing (0 ms would be a lie):
+its deployed program is taken to be the **head on a constant feature map**, the upper bound of what
+``hwbench.measure.compile`` says TVM leaves of such a network. The head is the chain of single-input ops
+that ends at the output, walked back to the first op that reads a feature map (a tensor of spatial size
+> 1) -- not past a ``zero`` op or an op with several inputs. For NB201 that is global average pooling +
+(``flatten``) + the linear classifier, reading the network's last feature map (after the final
+batchnorm + ReLU) as a constant. Its kernels are formed by the same rules; the feature map is listed in
+:attr:`KernelGraph.constants`: it is stored with the weights (flash on an MCU, a module constant
+elsewhere) and never placed in the activation arena. The graph input stays an input (the runtime still
+allocates it). A constant output with no such chain (e.g. a bare sum of ``zero`` ops) keeps no kernel.
 """
 
 from __future__ import annotations
@@ -69,12 +80,19 @@ class KernelGraph:
     outputs: tuple[str, ...]
     tensors: dict[str, TensorSpec] = field(default_factory=dict)
     kernels: list[Kernel] = field(default_factory=list)
+    #: compile-time constant tensors read by kernels (also in ``tensors``): stored with the weights, not
+    #: in the activation arena (the constant feature map of a constant network, see the module docstring)
+    constants: tuple[str, ...] = ()
+
+    def constant_numel(self) -> int:
+        """Elements of the constant tensors (each device model stores them at its weight width)."""
+        return sum(self.tensors[t].numel for t in self.constants)
 
     def lifetimes(self) -> dict[str, tuple[int, int]]:
         """Tensor -> (first kernel index that needs it, last kernel index that needs it), inclusive.
 
         Graph inputs live from -1 (before the first kernel) ... they are placed from kernel 0;
-        graph outputs live until the last kernel.
+        graph outputs live until the last kernel. Constants (:attr:`constants`) have no lifetime.
         """
         n = len(self.kernels)
         first: dict[str, int] = {t: 0 for t in self.inputs}
@@ -154,6 +172,8 @@ def fuse(graph: LayerGraph, fold_bn: bool = True, fuse_activation: bool = True,
         producer[op.output] = k
         kg.tensors[op.output] = graph.tensors[op.output]
     kg.outputs = tuple(res(t) for t in graph.outputs)
+    if prune_zero:
+        _constant_heads(graph, kg, zero, fold_bn=fold_bn, fuse_activation=fuse_activation)
     if eliminate_dead:
         needed = {t for t in kg.outputs if t in kg.tensors}
         keep: list[Kernel] = []
@@ -165,3 +185,40 @@ def fuse(graph: LayerGraph, fold_bn: bool = True, fuse_activation: bool = True,
                 del kg.tensors[k.output]
         kg.kernels = keep[::-1]
     return kg
+
+
+def _is_feature_map(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 4 and int(shape[2]) * int(shape[3]) > 1
+
+
+def _constant_heads(graph: LayerGraph, kg: KernelGraph, zero: set[str], *, fold_bn: bool,
+                    fuse_activation: bool) -> None:
+    """Give every compile-time-constant output of ``kg`` its head on a constant feature map (module doc)."""
+    producer = {op.output: op for op in graph.ops}
+    outputs = list(kg.outputs)
+    for n, out in enumerate(outputs):
+        if out not in zero:
+            continue
+        chain: list[Op] = []
+        t = out
+        while t in producer:
+            op = producer[t]
+            if op.kind == "zero" or len(op.inputs) != 1:
+                break
+            chain.append(op)
+            t = op.inputs[0]
+            if _is_feature_map(graph.tensors[t].shape):
+                break
+        if not chain:
+            continue
+        const = chain[-1].inputs[0]
+        head = LayerGraph(f"{graph.name}:head", (const,), (chain[0].output,),
+                          {const: graph.tensors[const], **{op.output: graph.tensors[op.output] for op in chain}},
+                          chain[::-1])
+        hk = fuse(head, fold_bn=fold_bn, fuse_activation=fuse_activation, prune_zero=False, eliminate_dead=True)
+        kg.kernels.extend(hk.kernels)
+        kg.tensors.update(hk.tensors)
+        if const not in kg.constants:
+            kg.constants = (*kg.constants, const)
+        outputs[n] = hk.outputs[0]
+    kg.outputs = tuple(outputs)

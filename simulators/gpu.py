@@ -14,8 +14,9 @@ activation in one kernel, ``none`` edges pruned). For each kernel at batch ``B``
   kernel time = max(compute, memory) + launch overhead.
 * element-wise, pooling and add kernels are memory-bound.
 
-Energy = board power x latency. Peak memory = weights + the activation arena (a caching allocator reuses
-freed blocks; greedy-by-size planning over kernel lifetimes).
+Energy = board power x latency. Peak memory = weights (with constant tensors: the feature map of a
+constant network, :mod:`simulators.fusion`) + the activation arena (a caching allocator reuses freed
+blocks; greedy-by-size planning over kernel lifetimes).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def simulate_gpu(graph: LayerGraph, device: DeviceSpec, batch: int = 1, precisio
     life = kg.lifetimes()
     plan = plan_arena([Buffer(t, int(_numel(kg.tensors[t].shape) * scale * eb), a, b) for t, (a, b) in life.items()],
                       alignment=512)
-    weights = float(sum((k.main.weight_count + k.main.bias_count) for k in kg.kernels) * eb)
+    # weights + constant tensors (a constant network's feature map, stored with the weights)
+    weights = float((sum((k.main.weight_count + k.main.bias_count) for k in kg.kernels) + kg.constant_numel()) * eb)
     total += host_overhead_s
     latency_ms = total * 1e3
     return SimResult(device.name, "gpu", latency_ms, latency_ms * power, plan.arena_bytes + weights, weights,

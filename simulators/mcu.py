@@ -14,7 +14,8 @@ tensor / per kernel runtime structs + a runtime constant (stack, static data).
 
 Flash: int8 weights + int32 biases (one per output channel once batch norm is folded) + per-channel
 quantization parameters (float32 scale + int64 zero point per output channel in the flatbuffer) + per
-kernel / per tensor flatbuffer metadata + a runtime code constant.
+kernel / per tensor flatbuffer metadata + a runtime code constant + constant tensors (the constant feature
+map of a network whose output does not depend on its input, :mod:`simulators.fusion`; not in the arena).
 
 Energy: the device's active power x latency.
 
@@ -204,7 +205,7 @@ def flash_parts(kg: KernelGraph, c: MCUCoefficients) -> dict[str, float]:
     return {
         "weights": float(weights), "biases": 4.0 * bias, "quant_params": c.flash_per_quant_channel * quant,
         "metadata": c.flash_per_kernel * len(kg.kernels) + c.flash_per_tensor * n_tensors,
-        "runtime": c.flash_runtime,
+        "runtime": c.flash_runtime, "constants": float(kg.constant_numel()),
     }
 
 
@@ -330,6 +331,8 @@ def estimate(graph: LayerGraph | KernelGraph, device: DeviceSpec,
         "weights": float(weights), "biases": 4.0 * bias, "quant_params": c.flash_per_quant_channel * quant,
         "metadata": c.flash_per_kernel * len(kg.kernels) + c.flash_per_tensor * len(kg.tensors),
         "runtime": c.flash_runtime,
+        # constant tensors (a constant network's feature map) live in flash at their width
+        "constants": float(sum(-(-kg.tensors[t].numel * tbits[t] // 8) for t in kg.constants)),
     }
     flash = sum(fp.values())
 

@@ -209,7 +209,9 @@ def _old_mcu_cost(graph: LayerGraph, device: str = "mcu-stm32f746") -> dict[str,
     persistent = (c.sram_persistent_per_channel * int_channels + c.sram_per_tensor * len(kg.tensors)
                   + c.sram_per_kernel * len(kg.kernels))
     flash = (weights + bias + c.flash_per_quant_channel * quant + c.flash_per_kernel * len(kg.kernels)
-             + c.flash_per_tensor * len(kg.tensors) + c.flash_runtime)
+             + c.flash_per_tensor * len(kg.tensors) + c.flash_runtime
+             # constant tensors (the feature map a constant network's head reads; simulators.fusion, issue #5)
+             + sum(math.ceil(kg.tensors[t].numel * kg.tensors[t].dtype_bits / 8) for t in kg.constants))
     latency_ms = cycles / float(spec.clock_hz) * 1e3
     sram = plan.arena_bytes + persistent + c.sram_runtime
     return {
