@@ -35,7 +35,7 @@ class SubmitCommand(Command):
 
         doc = read_submission(args.file)
         # the data is resolved the same way `hwbench run` resolves it (table, or CSVs laid over it)
-        problem = load_problem(resolve_task(doc), _source(args))
+        problem = load_problem(resolve_task(doc), _source(args, task=resolve_task(doc)))
         acc = submit(doc, args.root, problem=problem, rerun=args.rerun, dry_run=args.dry_run)
         ev = acc.entry["evaluation"]
         s = ev["summary"]

@@ -18,11 +18,19 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NATS-Bench accuracy CSV (ArchitectureString + *TestAccuracy200Epochs), laid over the table")
     parser.add_argument("--naswot-csv", metavar="PATH",
                         help="NASWOT CIFAR-10 CSV (cellstr, valid_top1, params), laid over the table")
+    parser.add_argument("--compress-store", metavar="DIR", default=None,
+                        help="compression campaign shards read by compress-* tasks (default: datasets/shards)")
 
 
-def _source(args: argparse.Namespace, required: bool = True) -> Any:
-    """The columns to run on: the table, optionally with reference-CSV columns laid over it."""
+def _source(args: argparse.Namespace, required: bool = True, task: Any = None) -> Any:
+    """The columns to run on: the table, optionally with reference-CSV columns laid over it
+    (compression tasks: the compression campaign's accuracy + analytic costs, docs/compression.md)."""
     from hwbench.search.problem import ColumnSource
+
+    if task is not None and str(task.space).startswith("compress:"):
+        from hwbench.compress.tasks import DEFAULT_STORE, compression_source
+
+        return compression_source(task, getattr(args, "compress_store", None) or DEFAULT_STORE)
 
     base = None
     if not args.no_table:
@@ -94,6 +102,12 @@ class TasksCommand(Command):
                 raise CLIUsageError("`hwbench tasks show` needs a task name (see `hwbench tasks list`)")
             task = get_task(args.name)
             info = task.describe()
+            if task.space.startswith("compress:"):
+                try:
+                    source = _source(args, task=task)
+                except HwbenchError as exc:
+                    source, info["runnable"] = None, f"no: {exc}"
+                metrics = list(source.metrics) if source is not None else None
             if metrics is not None:
                 missing = task.missing_columns(metrics)
                 info["runnable"] = "yes" if not missing else "no: missing " + ", ".join(missing)
@@ -111,10 +125,10 @@ class TasksCommand(Command):
                         info["true_front_size"] = len(prob.true_front)
                     else:
                         info["oracle"] = prob.oracle_value
-                        info["oracle_arch"] = _arch(prob.oracle_index)
+                        info["oracle_arch"] = _arch(prob.oracle_index, task.space)
                     if prob.max_seconds is not None:
                         info["budget_seconds"] = prob.max_seconds
-            else:
+            elif "runnable" not in info:
                 info["runnable"] = "unknown (no table loaded)"
             emit(info, args.format)
             return 0
@@ -123,7 +137,13 @@ class TasksCommand(Command):
             row: dict[str, Any] = {"task": t.name, "kind": t.kind, "config": t.config,
                                    "costs": ",".join(c.split("/", 1)[1] for c in t.costs),
                                    "budget": t.budget.describe()}
-            if metrics is not None:
+            if t.space.startswith("compress:"):  # accuracy from the compression campaign shards
+                from hwbench.compress.tasks import DEFAULT_STORE, availability
+
+                row["runnable"] = availability(t, args.compress_store or DEFAULT_STORE)
+                if args.runnable and row["runnable"] != "yes":
+                    continue
+            elif metrics is not None:
                 missing = t.missing_columns(metrics)
                 row["runnable"] = "yes" if not missing else f"no ({len(missing)} missing)"
                 if args.runnable and missing:
@@ -135,10 +155,10 @@ class TasksCommand(Command):
         return 0
 
 
-def _arch(i: int) -> str:
-    from hwbench.spaces.nb201 import SPACE
+def _arch(i: int, space: str = "nb201") -> str:
+    from hwbench.spaces import get_space
 
-    return SPACE.arch_str(int(i))
+    return get_space(space).arch_str(int(i))
 
 
 def _summary_row(data: dict[str, Any], summary: Any, scores: list[Any]) -> dict[str, Any]:
@@ -188,7 +208,7 @@ class RunCommand(Command):
 
             raise UnknownNameError("algorithm", args.algorithm, [*list_algorithms(), "exec:COMMAND"])
         params = _parse_params(args.param)
-        problem = problem_for(task, _source(args))
+        problem = problem_for(task, _source(args, task=task))
         n = args.seeds if args.seeds is not None else task.seeds
         if n < 1:
             raise CLIUsageError("--seeds must be >= 1")
@@ -201,7 +221,7 @@ class RunCommand(Command):
         data = results_dict(problem, args.algorithm, trajs, params or trajs[0].params)
         data["scores"] = {"summary": summary.to_dict(),
                           "runs": [{"seed": s.seed, "regret": s.regret, "value": s.value, "oracle": s.oracle,
-                                    "incumbent": None if s.incumbent is None else _arch(s.incumbent)}
+                                    "incumbent": None if s.incumbent is None else _arch(s.incumbent, task.space)}
                                    for s in scores]}
         if args.out:
             save_results(args.out, data)
@@ -224,7 +244,8 @@ class ScoreCommand(Command):
         from hwbench.search.scoring import score_results
 
         data = load_results(args.results)
-        problem = problem_for(_results_task(args.results, data), _source(args))
+        task = _results_task(args.results, data)
+        problem = problem_for(task, _source(args, task=task))
         scores, summary = score_results(problem, data)
         if args.per_seed:
             emit([{"seed": s.seed, "regret": s.regret, "value": s.value, "oracle": s.oracle,
@@ -274,12 +295,13 @@ class PlotCommand(Command):
                 raise CLIUsageError(f"{path}: task {task.name} is defined differently in another results file")
             tasks[task.name] = task
             by_task.setdefault(task.name, []).append((path, data))
-        source = _source(args)
+        source = _source(args) if any(not t.space.startswith("compress:") for t in tasks.values()) else None
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         written: list[dict[str, Any]] = []
         for name, results in by_task.items():
-            figs = figures_for_task(problem_for(tasks[name], source), results)
+            src = _source(args, task=tasks[name]) if tasks[name].space.startswith("compress:") else source
+            figs = figures_for_task(problem_for(tasks[name], src), results)
             if args.format == "png":
                 for f in figs:
                     written.append({"task": name, "figure": f.name.rsplit("-", 1)[1],

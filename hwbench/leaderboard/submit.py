@@ -132,11 +132,15 @@ def load_problem(task: Any, source: Any | None = None) -> Any:
     from hwbench.search._errors import TaskNotRunnableError
     from hwbench.search.runner import problem_for
 
-    if source is None:
-        from hwbench.table import load
-
-        source = load(task.space)
     try:
+        if str(task.space).startswith("compress:") and (source is None or task.missing_columns(source.metrics)):
+            from hwbench.compress.tasks import compression_source  # compression campaign + analytic costs
+
+            source = compression_source(task)
+        elif source is None:
+            from hwbench.table import load
+
+            source = load(task.space)
         return problem_for(task, source)
     except TaskNotRunnableError as exc:
         raise SubmissionError("task", f"must be runnable on the loaded table to be scored: {exc}") from None

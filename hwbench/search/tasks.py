@@ -355,7 +355,9 @@ def builtin_tasks() -> list[Task]:
                     "epochs / E of the cell's training time",
                     tags=("analytic", "time", "multi-fidelity"), **common,
                 ))
-    return out
+    from hwbench.compress.tasks import compression_tasks  # compression spaces (docs/compression.md)
+
+    return out + compression_tasks()
 
 
 @cache

@@ -14,6 +14,10 @@ def list_spaces() -> list[str]:
 
 def get_space(name: str) -> NB201Space:
     """Return the search space registered as ``name``."""
+    if isinstance(name, str) and name.startswith("compress:"):  # compression spaces: compress:<space>:<base>
+        from hwbench.compress.tasks import get_search_space
+
+        return get_search_space(name)  # type: ignore[return-value]
     try:
         return _SPACES[name]()
     except KeyError:

@@ -36,6 +36,8 @@ BUILTIN: dict[str, str] = {
     "successive-halving": "hwbench.search.algorithms.successive_halving:SuccessiveHalving",
     "optuna-tpe": "hwbench.search.algorithms.optuna_adapter:OptunaTPE",
     "pymoo-nsga2": "hwbench.search.algorithms.pymoo_adapter:PymooNSGA2",
+    "greedy-bits": "hwbench.compress.baselines:GreedyBitAllocation",  # compression spaces only
+    "haq-reinforce": "hwbench.compress.baselines:CompressionReinforce",  # compression spaces only
 }
 
 
