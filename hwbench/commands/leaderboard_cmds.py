@@ -1,4 +1,4 @@
-"""CLI: ``hwbench submit FILE [--rerun]`` and ``hwbench leaderboard prepare|build|serve|verify|schema``."""
+"""CLI: ``hwbench submit FILE [--rerun]`` and ``hwbench leaderboard prepare|build|serve|verify|schema|baselines``."""
 
 from __future__ import annotations
 
@@ -68,12 +68,23 @@ class LeaderboardCommand(Command):
         g.add_argument("--license", help="algorithm license (SPDX id)")
         g.add_argument("--notes", help="free text shown with the entry")
         b = parser.add_argument_group("baselines")
-        b.add_argument("--tasks", default="*", metavar="PATTERN", help="fnmatch pattern over task names")
+        b.add_argument("--tasks", default="*", metavar="PATTERN",
+                       help="fnmatch pattern(s) over task names, comma-separated (default: every task)")
         b.add_argument("--algorithms", default=None, metavar="A,B",
-                       help="comma-separated algorithms (default: random, regularized-evolution, local-search, reinforce)")
+                       help="comma-separated algorithms for every task (default, per family: NB201 random, "
+                       "regularized-evolution, local-search, reinforce; compression greedy-bits, haq-reinforce, "
+                       "regularized-evolution, random); algorithms that cannot run a task skip it")
         b.add_argument("--include-overlay", action="store_true",
                        help="also tasks on user-overlay columns (local use only: do not commit such entries)")
+        b.add_argument("--include-test", action="store_true",
+                       help="also tasks tagged `test` (smoke tasks; do not commit such entries)")
         b.add_argument("--no-rerun", action="store_true", help="do not re-run (entries are not marked verified)")
+        b.add_argument("--dry-run", action="store_true",
+                       help="list what would run (and what is stored already or skipped); run and write nothing")
+        b.add_argument("--check", action="store_true",
+                       help="gap report: per runnable task x algorithm, present / missing / stale; "
+                       "exit 1 if anything is missing or stale")
+        b.add_argument("--no-progress", action="store_true", help="no progress bar")
         _add_data_arguments(parser)
         add_format_argument(parser)
 
@@ -97,7 +108,15 @@ class LeaderboardCommand(Command):
         if args.action == "verify":
             from hwbench.leaderboard.build import verify
 
-            results = verify(args.root, _source(args), rerun=args.rerun)
+            source = _source(args)
+            if args.compress_store:  # compression entries scored on the campaign under that store
+                from hwbench.leaderboard.baselines import source_with_compression
+                from hwbench.search.tasks import is_task
+
+                sub = Path(args.root) / "submissions"
+                names = sorted(p.name for p in sub.iterdir() if p.is_dir()) if sub.is_dir() else []
+                source = source_with_compression(source, [n for n in names if is_task(n)], args.compress_store)
+            results = verify(args.root, source, rerun=args.rerun)
             emit([{"entry": r.entry, "ok": r.ok, "message": r.message} for r in results] or
                  [{"entry": "(none)", "ok": True, "message": f"no entries under {args.root}/submissions"}],
                  args.format)
@@ -111,24 +130,7 @@ class LeaderboardCommand(Command):
                 print(schema_json(), end="")
             return 0
         if args.action == "baselines":
-            from hwbench.leaderboard.baselines import DEFAULT_ALGORITHMS, eligible_tasks, make_baselines
-            from hwbench.search.tasks import default_registry
-
-            table = _source(args)
-            algos = tuple(a.strip() for a in args.algorithms.split(",")) if args.algorithms else DEFAULT_ALGORITHMS
-            tasks = eligible_tasks(table, args.tasks, args.include_overlay)
-            if not tasks:
-                from hwbench.leaderboard.baselines import eligibility
-
-                rows = [{"task": t.name, "status": "skipped", "detail": eligibility(t, table, args.include_overlay)}
-                        for t in default_registry().list(args.tasks) if "test" not in t.tags]
-                emit(rows or [{"task": "(none)", "status": "skipped", "detail": "no task matches"}], args.format)
-                return 0
-            res = make_baselines(args.root, table, tasks, algos, rerun=not args.no_rerun,
-                                 include_overlay=args.include_overlay)
-            emit([{"task": r.task, "algorithm": r.algorithm, "status": r.status, "detail": r.detail} for r in res],
-                 args.format)
-            return 0
+            return self._baselines(args)
         # prepare
         from hwbench.leaderboard.submit import submission_from_results
         from hwbench.search.runner import load_results
@@ -149,3 +151,35 @@ class LeaderboardCommand(Command):
         else:
             print(text, end="")
         return 0
+
+    def _baselines(self, args: argparse.Namespace) -> int:
+        import sys
+        from collections import Counter
+
+        from hwbench.leaderboard.baselines import (
+            baseline_gaps,
+            check_algorithms,
+            has_gaps,
+            make_baselines,
+            select_tasks,
+        )
+
+        if args.check and args.dry_run:
+            raise CLIUsageError("give --check or --dry-run, not both")
+        table = _source(args)
+        algos = check_algorithms(args.algorithms.split(",")) if args.algorithms else None
+        tasks, skipped = select_tasks(args.tasks, include_test=args.include_test)
+        common = {"include_overlay": args.include_overlay, "compress_store": args.compress_store}
+        if args.check:
+            res = baseline_gaps(args.root, table, tasks, algos, **common)
+        else:
+            res = make_baselines(args.root, table, tasks, algos, rerun=not args.no_rerun, dry_run=args.dry_run,
+                                 progress=not args.no_progress and sys.stderr.isatty(), **common)
+        rows = [r.to_row() for r in [*res, *skipped]]
+        rows.sort(key=lambda r: r["task"])
+        emit(rows or [{"task": "(none)", "algorithm": "*", "status": "skipped",
+                       "detail": f"no task matches {args.tasks!r}"}], args.format)
+        counts = Counter(r["status"] for r in rows)
+        print("baselines: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to do")
+              + (" (dry run: nothing run or written)" if args.dry_run else ""), file=sys.stderr)
+        return 1 if args.check and has_gaps(res) else 0
