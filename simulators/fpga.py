@@ -15,6 +15,21 @@ BRAM, at the board's clock, with off-chip bandwidth ``dram_bw``. Per conv / line
 Energy = static power x latency + energy per MAC x MACs + energy per DRAM byte x traffic.
 Resources: DSPs of the array, BRAM36 blocks of the largest tile set. Weight bytes include constant
 tensors (the feature map of a constant network, :mod:`simulators.fusion`).
+
+**Bit-widths.** ``layer_bits=None`` (default): one data width ``bits`` for every tensor and weight
+(the model above, unchanged). ``layer_bits="graph"`` reads them from the IR (the main op's
+``Op.weight_bits``, each tensor's ``TensorSpec.dtype_bits``); a mapping ``kernel name -> (w_bits,
+a_bits)`` gives them per kernel (``a_bits`` = its input activations; a tensor is stored at the widest
+``a_bits`` of its readers, a tensor nobody reads at its producer's; unlisted kernels at ``bits``), as
+:mod:`simulators.mcu` does. Widths 1..8, 16 or 32. Then, per conv / linear kernel of precision
+``p = max(w_bits, a_bits)``, the same DSP array (sized for 16-bit lanes, one DSP per MAC) runs
+:func:`macs_per_dsp` MACs per DSP per cycle: the ``Tm`` (output-channel) lanes scale by that factor
+(int8: two MACs per DSP sharing the input activation, Xilinx WP486 / WP487; int4 and below: twice the
+int8 rate, Xilinx WP521; 9..16 bit: ``1 / dsp_per_mac``; fp32: ``1 / dsps_per_mac_fp32`` -- an
+assumption, see the device files). Tiles, DRAM traffic, weight and activation bytes use each tensor's
+own width (sub-byte packed; biases int32 next to <= 8-bit weights, else at the weights' width); energy per MAC = ``energy_per_mac_j`` (a 16-bit DSP MAC)
+/ that factor (energy per DSP operation taken as constant). Extra resource ``dsp_active_peak``: DSPs
+busy in the busiest layer (what an engine sized for this network would need).
 """
 
 from __future__ import annotations
@@ -25,8 +40,9 @@ from typing import Any
 import numpy as np
 
 from simulators.devices import DeviceSpec
-from simulators.fusion import fuse
+from simulators.fusion import KernelGraph, fuse
 from simulators.ir import LayerGraph
+from simulators.mcu import LayerBits, _check_bits
 
 LAYER_DTYPE = np.dtype([
     ("name", "U64"), ("kind", "U16"), ("fused", "U32"), ("macs", "i8"), ("compute_cycles", "f8"),
@@ -64,8 +80,71 @@ def _tile(h: int, w: int, k: int, s: int, tm: int, tn: int, budget: int, eb: int
     return best
 
 
+def macs_per_dsp(device: DeviceSpec, w_bits: int, a_bits: int) -> float:
+    """MACs one DSP slice of ``device`` performs per cycle for a ``w_bits`` x ``a_bits`` multiply-add
+    (device figures ``macs_per_dsp_int8``, ``macs_per_dsp_int4``, ``dsp_per_mac``, ``dsps_per_mac_fp32``)."""
+    p = max(int(w_bits), int(a_bits))
+    if p <= 4:
+        return float(device.macs_per_dsp_int4)
+    if p <= 8:
+        return float(device.macs_per_dsp_int8)
+    if p <= 16:
+        return 1.0 / float(device.dsp_per_mac)
+    return 1.0 / float(device.dsps_per_mac_fp32)
+
+
+def resolve_bits(kg: KernelGraph, layer_bits: LayerBits, default: int) -> tuple[list[int], dict[str, int]]:
+    """Weight bits per kernel (in order) and bits per tensor for ``layer_bits`` (module docstring)."""
+    if isinstance(layer_bits, str):
+        if layer_bits != "graph":
+            raise ValueError(f"layer_bits={layer_bits!r}: expected None, 'graph' or a mapping "
+                             "kernel name -> (w_bits, a_bits)")
+        w = [_check_bits(k.main.weight_bits, f"kernel {k.name!r} weight") for k in kg.kernels]
+        return w, {t: _check_bits(ts.dtype_bits, f"tensor {t!r}") for t, ts in kg.tensors.items()}
+    assert layer_bits is not None
+    names = [k.name for k in kg.kernels]
+    unknown = sorted(set(layer_bits) - set(names))
+    if unknown:
+        raise ValueError(f"layer_bits names {unknown} that are not kernels of {kg.name!r} (after fusion); "
+                         f"valid kernel names: {names}")
+    wa: list[tuple[int, int]] = []
+    for k in kg.kernels:
+        v = layer_bits.get(k.name, (default, default))
+        if not (isinstance(v, tuple | list) and len(v) == 2):
+            raise ValueError(f"layer_bits[{k.name!r}] = {v!r}: expected a pair (w_bits, a_bits)")
+        wa.append((_check_bits(v[0], f"kernel {k.name!r} weight"), _check_bits(v[1], f"kernel {k.name!r} activation")))
+    readers: dict[str, list[int]] = {t: [] for t in kg.tensors}
+    for k, (_, a) in zip(kg.kernels, wa):
+        for t in k.inputs:
+            readers[t].append(a)
+    producer = {k.output: a for k, (_, a) in zip(kg.kernels, wa)}
+    return [w for w, _ in wa], {t: max(r) if r else producer.get(t, default) for t, r in readers.items()}
+
+
+def _nbytes(numel: int, bits: int) -> int:
+    return -(-int(numel) * int(bits) // 8)
+
+
+def _tile_mixed(h: int, w: int, k: int, s: int, tm: int, tn: int, budget: int, ib: int, wb_: int,
+                ob_: int) -> tuple[int, int, int]:
+    """:func:`_tile` with input / weight / output tiles at their own bit-widths (sub-byte packed)."""
+    best = (1, 1, 0)
+    for tr in sorted({h, *[v for v in (1, 2, 4, 7, 8, 13, 14, 16, 28, 32, 56, 64) if v < h]}, reverse=True):
+        tc = min(w, tr)
+        inb = tn * ((tr - 1) * s + k) * ((tc - 1) * s + k)
+        need = 2 * (_nbytes(inb, ib) + _nbytes(tm * tn * k * k, wb_) + _nbytes(tm * tr * tc, ob_))
+        if need <= budget:
+            return tr, tc, need
+        best = (tr, tc, need)
+    return best
+
+
 def simulate_fpga(graph: LayerGraph, device: DeviceSpec, bits: int = 16, tn: int = 16, dsp_fraction: float = 0.9,
-                  bram_fraction: float = 0.8, setup_cycles: int = 2000) -> Any:
+                  bram_fraction: float = 0.8, setup_cycles: int = 2000, *, layer_bits: LayerBits = None) -> Any:
+    """Cost ``graph`` on an FPGA ``device`` (module docstring); ``layer_bits`` = per-layer bit-widths
+    (``None``: ``bits`` everywhere, ``"graph"``: from the IR, or kernel name -> (w_bits, a_bits))."""
+    if layer_bits is not None:
+        return _simulate_mixed(graph, device, bits, tn, dsp_fraction, bram_fraction, setup_cycles, layer_bits)
     from simulators.api import SimResult
 
     eb = max(bits // 8, 1)
@@ -131,3 +210,90 @@ def simulate_fpga(graph: LayerGraph, device: DeviceSpec, bits: int = 16, tn: int
            "bram_util": bram_used / float(device.bram36), "dram_traffic_bytes": traffic_total}
     return SimResult(device.name, "fpga", latency_ms, energy_mj, weights + 2 * acts, weights, res, layers, None,
                      {"engine": (tm, tn), "bits": bits})
+
+
+def _simulate_mixed(graph: LayerGraph | KernelGraph, device: DeviceSpec, bits: int, tn: int, dsp_fraction: float,
+                    bram_fraction: float, setup_cycles: int, layer_bits: LayerBits) -> Any:
+    """:func:`simulate_fpga` with per-layer bit-widths (module docstring)."""
+    from simulators.api import SimResult
+
+    tm, tn = engine_shape(device, tn, dsp_fraction)
+    clock = float(device.clock_hz)
+    bw = float(device.dram_bw_bytes_per_s)
+    budget = int(float(device.bram_bytes) * bram_fraction)
+    dpm16 = float(device.dsp_per_mac)
+    kg = graph if isinstance(graph, KernelGraph) else fuse(graph)
+    wbits, tbits = resolve_bits(kg, layer_bits, int(bits))
+    rows = []
+    total = traffic_total = 0.0
+    max_buf = 0
+    dsp_peak = 0.0
+    weights = 0
+    for k, wbit in zip(kg.kernels, wbits):
+        op = k.main
+        out_bits = tbits[k.output]
+        out = _numel(k.out_shape)
+        in_bytes = sum(_nbytes(kg.tensors[t].numel, tbits[t]) for t in k.inputs)
+        out_bytes = _nbytes(out, out_bits)
+        e_mac = float(device.energy_per_mac_j)
+        if op.kind in ("conv2d", "dwconv2d", "linear"):
+            if op.kind == "linear":
+                n = op.out_shape[0]
+                cin, cout, h, w, kh, kw, s, g = op.in_shapes[0][-1], op.out_shape[-1], 1, 1, 1, 1, 1, 1
+            else:
+                assert op.kernel is not None and op.stride is not None
+                n, cout, h, w = op.out_shape
+                g = op.groups
+                cin = op.in_shapes[0][1] // g
+                kh, kw = op.kernel
+                s = op.stride[0]
+            a_bits = tbits[k.inputs[0]]
+            rate = macs_per_dsp(device, wbit, a_bits) * dpm16  # MACs per 16-bit lane
+            tm_p = max(int(tm * rate), 1)
+            dw = g > 1 and cin == 1
+            if dw:
+                cyc = n * math.ceil(cout / tm_p) * h * w * kh * kw
+                lanes = min(cout, tm_p)
+            else:
+                cyc = n * g * math.ceil(cout // g / tm_p) * math.ceil(cin / tn) * h * w * kh * kw
+                lanes = min(cout // g, tm_p) * min(cin, tn)
+            dsp_peak = max(dsp_peak, lanes * dpm16 / rate)
+            tr, tc, need = _tile_mixed(h, w, max(kh, kw), s, tm_p, tn, budget, a_bits, wbit, out_bits)
+            max_buf = max(max_buf, need)
+            spatial_tiles = math.ceil(h / tr) * math.ceil(w / tc) * n
+            # biases: int32 next to quantized (<= 8-bit) weights, else at the weights' width
+            wbytes = _nbytes(op.weight_count, wbit) + _nbytes(op.bias_count, 32 if wbit <= 8 else wbit)
+            weights += wbytes
+            cout_tiles = 1 if dw else math.ceil(cout // g / tm_p)
+            traffic = in_bytes * cout_tiles + wbytes * spatial_tiles + out_bytes
+            util = k.macs / max(cyc * tm_p * tn, 1)
+            tile = f"{tr}x{tc}"
+            e_mac = e_mac * dpm16 / rate
+        else:
+            cyc = math.ceil(max(k.elementwise_ops, out) / tm)
+            weights += _nbytes(op.weight_count + op.bias_count, out_bits)
+            traffic = in_bytes + out_bytes
+            util = 0.0
+            tile = ""
+        t_c = (cyc + setup_cycles) / clock
+        t_m = traffic / bw
+        t = max(t_c, t_m)
+        total += t
+        traffic_total += traffic
+        e = float(device.static_power_w) * t + e_mac * k.macs + float(device.energy_per_dram_byte_j) * traffic
+        rows.append((k.name[:64], k.kind, "+".join(k.fused)[:32], k.macs, float(cyc), float(traffic), tile,
+                     t * 1e3, e * 1e3, util, "compute" if t_c >= t_m else "memory"))
+    layers = np.array(rows, dtype=LAYER_DTYPE)
+    latency_ms = total * 1e3
+    energy_mj = float(layers["energy_mj"].sum()) if len(layers) else 0.0
+    weights_total = float(weights + sum(_nbytes(kg.tensors[t].numel, tbits[t]) for t in kg.constants))
+    acts = float(max((_nbytes(_numel(t.shape), tbits[n]) for n, t in kg.tensors.items() if n not in kg.constants),
+                     default=0))
+    dsp_used = tm * tn * dpm16
+    bram_used = math.ceil(max_buf / BRAM36_BYTES)
+    res = {"dsp_used": dsp_used, "dsp_util": dsp_used / float(device.dsp), "bram36_used": float(bram_used),
+           "bram_util": bram_used / float(device.bram36), "dram_traffic_bytes": traffic_total,
+           "dsp_active_peak": float(math.ceil(dsp_peak))}
+    return SimResult(device.name, "fpga", latency_ms, energy_mj, weights_total + 2 * acts, weights_total, res, layers,
+                     None, {"engine": (tm, tn), "bits": bits,
+                            "layer_bits": "graph" if isinstance(layer_bits, str) else "mapping"})

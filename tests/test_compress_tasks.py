@@ -26,7 +26,7 @@ from hwbench.errors import InvalidArchitectureError, UnknownNameError
 from hwbench.search.algorithms import create_algorithm
 from hwbench.search.runner import problem_for, run, run_seeds
 from hwbench.search.scoring import score_trajectory
-from hwbench.search.tasks import Task, Threshold, get_task, list_tasks
+from hwbench.search.tasks import Budget, Task, Threshold, get_task, list_tasks
 from hwbench.spaces import get_space
 
 BASE = "mcu"
@@ -81,9 +81,14 @@ def test_tasks_registered() -> None:
     assert Threshold("compress/mpq-prune/best/model_size_bytes", value=64 * 1024) in t.constraints
     assert Threshold("compress/mpq-prune/best/mcu-stm32f746/peak_sram_bytes", value=128 * 1024) in t.constraints
     tight = get_task("compress-tiny-mcu-mcu-stm32f746-tight-constrained")
-    assert {c.value for c in tight.constraints} == {16 * 1024, 64 * 1024}
+    assert {c.value for c in tight.constraints} == {16 * 1024, 72 * 1024}
     p = get_task("compress-mpqs-joint-mcu-stm32f746-pareto")
     assert p.kind == "pareto" and p.costs == ("compress/mpq-prune-small/joint/mcu-stm32f746/latency_ms",)
+    # one FPGA task per non-test compression space (the joint space), none for test-tiny
+    fpga = [n for n in names if "fpga" in n]
+    assert fpga == ["compress-mpq-joint-fpga-zc706-pareto.v1", "compress-mpqs-joint-fpga-zc706-pareto.v1"]
+    f = get_task("compress-mpq-joint-fpga-zc706-pareto")
+    assert f.kind == "pareto" and f.costs == ("compress/mpq-prune/joint/fpga-zc706/dsp_active_peak",)
     for task in compression_tasks():
         assert Task.from_dict(task.to_dict()) == task
         assert ("test" in task.tags) == task.space.startswith("compress:test-tiny:")
@@ -184,6 +189,29 @@ ALGORITHMS = ("random", "regularized-evolution", "local-search", "greedy-bits", 
 def _scores(problem, name: str) -> tuple[list, list[float]]:  # type: ignore[no-untyped-def]
     trajs = run_seeds(problem, lambda: create_algorithm(name), SEEDS)
     return trajs, [score_trajectory(problem, t.indices, t.clock_s, t.seed).regret for t in trajs]
+
+
+def test_fpga_columns_for_a_task_that_reads_them(store: Path, tmp_path: Path) -> None:
+    """A task whose cost is an FPGA column gets the bit-width-aware FPGA columns (the shipped FPGA
+    tasks are on non-test spaces; the same code path on the smoke table)."""
+    from hwbench.compress.cost import compress_cost
+    from hwbench.compress.tasks import column
+
+    pre = f"compress/test-tiny/{BASE}"
+    task = Task("compress-tiny-fpga-probe.v1", "pareto", "fashion-mnist", f"{pre}/test_accuracy_pct",
+                (column("test-tiny", BASE, "dsp_active_peak", "fpga-zc706"),), Budget(evaluations=40),
+                space=f"compress:test-tiny:{BASE}")
+    src = compression_source(task, store_dir=store, cost_cache=tmp_path)
+    for m in ("latency_ms", "dsp_used", "dsp_active_peak", "weight_bytes"):
+        assert src.column(f"{pre}/fpga-zc706/{m}").shape == (512,)
+    assert src.column(f"{pre}/mcu-stm32f746/latency_ms").shape == (512,)
+    for i in (0, 200, 511):
+        c = compress_cost(BASE, i, "fpga-zc706", "test-tiny")
+        assert src.column(f"{pre}/fpga-zc706/latency_ms")[i] == c["latency_ms"]
+        assert src.column(f"{pre}/fpga-zc706/dsp_active_peak")[i] == c["dsp_active_peak"]
+    assert len(list(tmp_path.glob("test-tiny-mcu-fpga-zc706-*.npz"))) == 1  # cached per device
+    t = run(problem_for(task, src), create_algorithm("greedy-bits"), 0)
+    assert len(t.indices) == 40
 
 
 def test_baselines_on_the_constrained_task(source) -> None:  # type: ignore[no-untyped-def]

@@ -111,16 +111,31 @@ def run_compress_campaign(*, space: str = "mpq-prune", bases: Sequence[str] = RO
 
 
 def cost_block(base: str, space: str = "mpq-prune", device: str = "mcu-stm32f746",
-               indices: Sequence[int] | None = None) -> dict[str, np.ndarray]:
-    """Cost metrics of many configurations of one base (all of the space by default), as columns."""
+               indices: Sequence[int] | None = None, devices: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Cost metrics of many configurations of one base (all of the space by default), as columns.
+
+    One ``device``: its metrics unprefixed (``latency_ms``, ...; an FPGA adds ``dsp_used``,
+    ``dsp_active_peak``, ``weight_bytes``, ... at per-layer bit-widths). Several ``devices`` (e.g.
+    ``("mcu-stm32f746", "fpga-zc706", "fpga-zcu102")``): the model metrics (``params``, ``macs``,
+    ``model_size_bytes``) unprefixed and every device metric as ``<device>/<metric>``."""
     from hwbench.compress.cost import compress_cost
 
     sp = get_space(space)
     idx = np.arange(sp.size) if indices is None else np.asarray(indices, dtype=np.int64)
+    model = ("params", "macs", "model_size_bytes")
     cols: dict[str, list[float]] = {}
     for i in idx:
-        for k, v in compress_cost(base, int(i), device, sp).items():
-            cols.setdefault(k, []).append(v)
+        if devices is None:
+            for k, v in compress_cost(base, int(i), device, sp).items():
+                cols.setdefault(k, []).append(v)
+            continue
+        for j, dev in enumerate(devices):
+            for k, v in compress_cost(base, int(i), dev, sp).items():
+                if k in model:
+                    if j == 0:
+                        cols.setdefault(k, []).append(v)
+                else:
+                    cols.setdefault(f"{dev}/{k}", []).append(v)
     out: dict[str, np.ndarray] = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
     out["index"] = idx
     return out

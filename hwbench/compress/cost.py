@@ -6,8 +6,12 @@ are distinct, so the map is by value; the reduction's inner ``conv_a`` output is
 stage, as :func:`hwbench.compress.nets.prune_network` does), weight counts recomputed, and:
 
 * ``Op.weight_bits`` of every op of stage ``s`` = ``w_s``;
-* ``dtype_bits`` of a tensor = the largest activation bit-width of the stages that read it (the graph
-  input is read by stage 1; the logits, read by nobody, keep their producer's stage bits).
+* ``dtype_bits`` of a tensor = what the accuracy evaluation quantizes (:mod:`hwbench.compress.nets`
+  wraps every Conv2d / Linear in a QuantLayer that fake-quantizes its *input*): a tensor read only by
+  conv / linear ops is stored at the largest ``a_s`` of their stages (the graph input at ``a_1``;
+  the pooled features through ``flatten``, an alias, at the classifier's); every other tensor (conv
+  outputs, cell sums, pooling outputs, the logits) stays float, 32 bits -- the measured network keeps
+  them float, so its cost does too (tested against the torch QuantLayers).
 
 A test holds the graph equal to ``torch.export`` of the pruned torch network.
 
@@ -21,8 +25,10 @@ exactly the int8 model (tested):
   (float) + the other terms of the int8 model. These factors are assumptions, not calibrated;
 * arena: tensors packed at their ``dtype_bits``; flash: weights packed at ``weight_bits``.
 
-**FPGA**: :mod:`simulators.fpga` with ``bits`` = the widest bit-width in use (its engine has one data
-width; per-layer widths are not modelled). **Other families**: the float graph (not bit-aware).
+**FPGA**: :func:`simulators.fpga.simulate_fpga` with ``layer_bits="graph"``: per conv / linear
+kernel, MACs per DSP by precision (int8 two, int4 four, fp32 a fifth; device data), tiles, DRAM
+traffic and weight bytes at each tensor's width; ``dsp_active_peak`` = DSPs the busiest layer keeps
+busy. **Other families**: the float graph (not bit-aware).
 **Model size**: weights packed at their bit-widths + 4-byte biases after batch-norm folding.
 """
 
@@ -39,6 +45,9 @@ from hwbench.compress.space import CompressionConfig, CompressionSpace, get_spac
 from hwbench.errors import HwbenchError
 from simulators.ir import LayerGraph, TensorSpec
 from simulators.mcu import FLOAT_MAC_FACTOR, MAC_FACTOR_A, MAC_FACTOR_W  # noqa: F401 (re-exported)
+
+#: Op kinds whose input the accuracy evaluation fake-quantizes (every Conv2d / Linear is a QuantLayer).
+QUANTIZED_READERS = frozenset({"conv2d", "dwconv2d", "linear"})
 
 
 def op_stage(name: str, n: int) -> int:
@@ -102,18 +111,22 @@ def compressed_graph(arch: str | int, config: str | int | CompressionConfig, spa
     a = SPACE.arch_str(arch)
     base = _pruned_graph(a, macro, c.widths)
     n = get_config(macro).N
-    readers: dict[str, list[int]] = {t: [] for t in base.tensors}
+    # what the accuracy evaluation quantizes (nets.QuantLayer): the input of every conv / linear, at
+    # the reader's stage bits; ``flatten`` is an alias, so a tensor read through it counts as read by
+    # the flatten's readers. Every other tensor stays float (32 bits).
+    readers: dict[str, list[tuple[str, int]]] = {t: [] for t in base.tensors}
     for op in base.ops:
-        st = op_stage(op.name, n)
         for t in op.inputs:
-            readers[t].append(st)
-    producer_stage = {op.output: op_stage(op.name, n) for op in base.ops}
+            readers[t].append((op.kind, op_stage(op.name, n)))
+    flat_out = {op.inputs[0]: op.output for op in base.ops if op.kind == "flatten"}
 
     def tbits(t: str) -> int:
         rs = readers[t]
-        if rs:
-            return max(c.a_bits[s] for s in rs)
-        return c.a_bits[producer_stage.get(t, 0)]
+        if t in flat_out and all(k == "flatten" for k, _ in rs):
+            return tbits(flat_out[t])
+        if rs and all(k in QUANTIZED_READERS for k, _ in rs):
+            return max(c.a_bits[s] for _, s in rs)
+        return 32
 
     g = LayerGraph(f"{base.name}[{c}]", (), tuple(base.outputs))
     for t in base.inputs:
@@ -169,9 +182,6 @@ def compress_cost(base: str | int, config: str | int | CompressionConfig, device
     if spec.family == "mcu":
         out.update(mcu_cost(g, device))
     else:
-        opts: dict[str, Any] = {}
-        if spec.family == "fpga":
-            c = get_space(space).parse(config)
-            opts["bits"] = max(*c.w_bits, *c.a_bits)
+        opts: dict[str, Any] = {"layer_bits": "graph"} if spec.family == "fpga" else {}
         out.update(simulate(g, spec, **opts).metrics())
     return out
