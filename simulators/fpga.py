@@ -42,7 +42,8 @@ import numpy as np
 from simulators.devices import DeviceSpec
 from simulators.fusion import KernelGraph, fuse
 from simulators.ir import LayerGraph
-from simulators.mcu import LayerBits, _check_bits
+from simulators.mcu import LayerBits
+from simulators.mcu import resolve_bits as mcu_resolve_bits
 
 LAYER_DTYPE = np.dtype([
     ("name", "U64"), ("kind", "U16"), ("fused", "U32"), ("macs", "i8"), ("compute_cycles", "f8"),
@@ -94,31 +95,9 @@ def macs_per_dsp(device: DeviceSpec, w_bits: int, a_bits: int) -> float:
 
 
 def resolve_bits(kg: KernelGraph, layer_bits: LayerBits, default: int) -> tuple[list[int], dict[str, int]]:
-    """Weight bits per kernel (in order) and bits per tensor for ``layer_bits`` (module docstring)."""
-    if isinstance(layer_bits, str):
-        if layer_bits != "graph":
-            raise ValueError(f"layer_bits={layer_bits!r}: expected None, 'graph' or a mapping "
-                             "kernel name -> (w_bits, a_bits)")
-        w = [_check_bits(k.main.weight_bits, f"kernel {k.name!r} weight") for k in kg.kernels]
-        return w, {t: _check_bits(ts.dtype_bits, f"tensor {t!r}") for t, ts in kg.tensors.items()}
-    assert layer_bits is not None
-    names = [k.name for k in kg.kernels]
-    unknown = sorted(set(layer_bits) - set(names))
-    if unknown:
-        raise ValueError(f"layer_bits names {unknown} that are not kernels of {kg.name!r} (after fusion); "
-                         f"valid kernel names: {names}")
-    wa: list[tuple[int, int]] = []
-    for k in kg.kernels:
-        v = layer_bits.get(k.name, (default, default))
-        if not (isinstance(v, tuple | list) and len(v) == 2):
-            raise ValueError(f"layer_bits[{k.name!r}] = {v!r}: expected a pair (w_bits, a_bits)")
-        wa.append((_check_bits(v[0], f"kernel {k.name!r} weight"), _check_bits(v[1], f"kernel {k.name!r} activation")))
-    readers: dict[str, list[int]] = {t: [] for t in kg.tensors}
-    for k, (_, a) in zip(kg.kernels, wa):
-        for t in k.inputs:
-            readers[t].append(a)
-    producer = {k.output: a for k, (_, a) in zip(kg.kernels, wa)}
-    return [w for w, _ in wa], {t: max(r) if r else producer.get(t, default) for t, r in readers.items()}
+    """Weight bits per kernel (in order) and bits per tensor for ``layer_bits`` (module docstring): the MCU
+    model's rules, with the engine's own precision ``default`` for everything not named."""
+    return mcu_resolve_bits(kg, layer_bits, default)
 
 
 def _nbytes(numel: int, bits: int) -> int:

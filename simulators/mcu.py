@@ -215,11 +215,11 @@ def _check_bits(b: Any, what: str) -> int:
     return int(b)
 
 
-def resolve_bits(kg: KernelGraph, layer_bits: LayerBits = None) -> tuple[list[int], dict[str, int]]:
+def resolve_bits(kg: KernelGraph, layer_bits: LayerBits = None, default: int = 8) -> tuple[list[int], dict[str, int]]:
     """Weight bits per kernel (in order) and bits per tensor of ``kg`` for ``layer_bits`` (see the module
-    docstring)."""
+    docstring); ``default`` is the width of everything not named (8 here, the FPGA model's own precision there)."""
     if layer_bits is None:
-        return [8] * len(kg.kernels), {t: 8 for t in kg.tensors}
+        return [default] * len(kg.kernels), {t: default for t in kg.tensors}
     if isinstance(layer_bits, str):
         if layer_bits != "graph":
             raise ValueError(f"layer_bits={layer_bits!r}: expected None, 'graph' or a mapping "
@@ -233,7 +233,7 @@ def resolve_bits(kg: KernelGraph, layer_bits: LayerBits = None) -> tuple[list[in
                          f"valid kernel names: {names}")
     wa: list[tuple[int, int]] = []
     for k in kg.kernels:
-        v = layer_bits.get(k.name, (8, 8))
+        v = layer_bits.get(k.name, (default, default))
         if not (isinstance(v, tuple | list) and len(v) == 2):
             raise ValueError(f"layer_bits[{k.name!r}] = {v!r}: expected a pair (w_bits, a_bits)")
         wa.append((_check_bits(v[0], f"kernel {k.name!r} weight"), _check_bits(v[1], f"kernel {k.name!r} activation")))
@@ -242,7 +242,7 @@ def resolve_bits(kg: KernelGraph, layer_bits: LayerBits = None) -> tuple[list[in
         for t in k.inputs:
             readers[t].append(a)
     producer = {k.output: a for k, (_, a) in zip(kg.kernels, wa)}
-    tb = {t: max(r) if r else producer.get(t, 8) for t, r in readers.items()}
+    tb = {t: max(r) if r else producer.get(t, default) for t, r in readers.items()}
     return [w for w, _ in wa], tb
 
 

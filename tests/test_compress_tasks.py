@@ -121,26 +121,9 @@ def test_missing_accuracy_table_is_a_clear_error(tmp_path: Path, capsys: pytest.
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real ``test-tiny`` accuracy table of the ``mcu`` base: the compression campaign code (one
     worker process) on a tiny recipe (fine-tune 1 epoch on 512 images, first 500 test images); ~20 s."""
-    pytest.importorskip("torch")
-    pytest.importorskip("safetensors")
-    from hwbench.data.fashion_mnist import DatasetNotFoundError
+    from conftest import tiny_compress_store
 
-    if not (BASE_DIR / f"{BASE}.safetensors").is_file():
-        pytest.skip(f"base network {BASE} not trained (missing {BASE_DIR}/{BASE}.safetensors)")
-    try:
-        from hwbench.compress.accuracy import _data
-
-        _data()
-    except DatasetNotFoundError as exc:
-        pytest.skip(f"Fashion-MNIST not installed: {exc}")
-    from hwbench.compress.accuracy import FinetuneRecipe
-    from hwbench.compress.campaign import run_compress_campaign
-
-    root = tmp_path_factory.mktemp("compress-store")
-    rep = run_compress_campaign(space="test-tiny", bases=[BASE], base_dir=BASE_DIR, store_dir=root, workers=1,
-                                progress=False, test_limit=500, finetune=FinetuneRecipe(epochs=1, train_subset=512))
-    assert rep.shards_written == 8
-    return root
+    return tiny_compress_store(tmp_path_factory.mktemp("compress-store"), BASE, test_limit=500, train_subset=512)
 
 
 @pytest.fixture(scope="module")

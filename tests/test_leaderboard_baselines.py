@@ -41,26 +41,9 @@ def _lb_env(_user_dir: None, lb_user: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real ``test-tiny`` accuracy table of the ``mcu`` base (compression campaign, one worker,
     fine-tune 1 epoch on 256 images, 300 test images); ~15 s."""
-    pytest.importorskip("torch")
-    pytest.importorskip("safetensors")
-    from hwbench.data.fashion_mnist import DatasetNotFoundError
+    from conftest import tiny_compress_store
 
-    if not (BASE_DIR / f"{BASE}.safetensors").is_file():
-        pytest.skip(f"base network {BASE} not trained (missing {BASE_DIR}/{BASE}.safetensors)")
-    try:
-        from hwbench.compress.accuracy import _data
-
-        _data()
-    except DatasetNotFoundError as exc:
-        pytest.skip(f"Fashion-MNIST not installed: {exc}")
-    from hwbench.compress.accuracy import FinetuneRecipe
-    from hwbench.compress.campaign import run_compress_campaign
-
-    root = tmp_path_factory.mktemp("compress-store")
-    rep = run_compress_campaign(space="test-tiny", bases=[BASE], base_dir=BASE_DIR, store_dir=root, workers=1,
-                                progress=False, test_limit=300, finetune=FinetuneRecipe(epochs=1, train_subset=256))
-    assert rep.shards_written == 8
-    return root
+    return tiny_compress_store(tmp_path_factory.mktemp("compress-store"), BASE, test_limit=300, train_subset=256)
 
 
 def _rows(capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:
