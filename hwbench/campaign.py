@@ -471,6 +471,34 @@ def status(name: str, store_dir: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
+def overview(store_dir: str | os.PathLike[str], tuning_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """One row per campaign under ``store_dir`` (and per tuning campaign under ``tuning_dir``): how far it is."""
+    rows: list[dict[str, Any]] = []
+    base = Path(store_dir)
+    for mpath in sorted(base.glob("*/campaign.json")):
+        name = mpath.parent.name
+        try:
+            st = status(name, base)
+        except (CampaignError, OSError, ValueError, KeyError) as exc:
+            rows.append({"campaign": name, "kind": "shards", "done": "?", "total": "?", "unit": "shards",
+                         "note": f"unreadable: {exc}"})
+            continue
+        rows.append({"campaign": name, "kind": "shards", "done": st["shards_done"], "total": st["shards_total"],
+                     "unit": "shards", "note": f"{st['items_done']}/{st['items_total']} items"})
+    if tuning_dir is not None:
+        for spath in sorted(Path(tuning_dir).glob("*/campaign.json")):
+            try:
+                state = json.loads(spath.read_text())
+                done, total = len(state.get("workloads", {})), state.get("n_workloads", "?")
+                hours = float(state.get("seconds", 0.0)) / 3600
+                note = f"{hours:.2f} h of tuning"
+            except (OSError, ValueError) as exc:
+                done, total, note = "?", "?", f"unreadable: {exc}"
+            rows.append({"campaign": f"tune {spath.parent.name}", "kind": "tuning", "done": done, "total": total,
+                         "unit": "workloads", "note": note})
+    return rows
+
+
 def _column(values: list[Any]) -> np.ndarray:
     if all(isinstance(v, bool) for v in values):
         return np.array(values, dtype=bool)

@@ -6,6 +6,7 @@
 #
 #   bash scripts/campaigns.sh            # all steps
 #   bash scripts/campaigns.sh tune-cifar10 compile-cifar10   # only these steps
+#   hwbench campaign overview            # how far every campaign is
 #
 # Finished shards land under datasets/shards/ (commit them as they accumulate: only shard-*.json
 # and campaign.json files); the tuning databases under datasets/tuning/; compiled libraries in

@@ -116,3 +116,24 @@ def test_dask_local_cluster_matches_local_executor(tmp_path: Path) -> None:
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_overview_lists_shard_and_tuning_campaigns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json as _json
+
+    from hwbench.campaign import overview, run_campaign
+    from hwbench.cli import main
+
+    run_campaign("sq", _items(5, None), probe, shard_size=2, store_dir=tmp_path / "s", workers=1, progress=False,
+                 max_shards=2)
+    tdir = tmp_path / "t" / "cifar10-tabc"
+    tdir.mkdir(parents=True)
+    (tdir / "campaign.json").write_text(_json.dumps({"workloads": {"a": {}, "b": {}}, "n_workloads": 25,
+                                                     "seconds": 7200.0}))
+    rows = overview(tmp_path / "s", tmp_path / "t")
+    assert rows[0] == {"campaign": "sq", "kind": "shards", "done": 2, "total": 3, "unit": "shards",
+                       "note": "4/5 items"}
+    assert rows[1]["done"] == 2 and rows[1]["total"] == 25 and rows[1]["note"] == "2.00 h of tuning"
+    assert main(["campaign", "overview", "--store-dir", str(tmp_path / "s"), "--tuning-dir", str(tmp_path / "t"),
+                 "--format", "json"]) == 0
+    assert [r["campaign"] for r in _json.loads(capsys.readouterr().out)] == ["sq", "tune cifar10-tabc"]

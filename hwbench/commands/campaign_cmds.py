@@ -42,6 +42,11 @@ class CampaignCommand(Command):
         s.add_argument("--nats", metavar="CSV",
                        help="with --summary: Spearman vs NATS-Bench accuracies (../shared/reference/nats_tss CSV)")
         add_format_argument(s)
+        ov = sub.add_parser("overview", help="every campaign under the store (training, compile, measure, proxies, "
+                                             "compression) and every tuning campaign: how far each is")
+        ov.add_argument("--store-dir", default="datasets/shards")
+        ov.add_argument("--tuning-dir", default="datasets/tuning")
+        add_format_argument(ov)
         rp = sub.add_parser("reproduce", help="re-train the items of a committed training shard from scratch and "
                                               "compare with the stored accuracies")
         rp.add_argument("--config", default="fashion-mnist")
@@ -64,6 +69,11 @@ class CampaignCommand(Command):
             from hwbench.commands.measure_cmd import run_campaign_measure
 
             return run_campaign_measure(args)
+        if args.campaign_command == "overview":
+            from hwbench.campaign import overview
+
+            emit(overview(args.store_dir, args.tuning_dir), args.format)
+            return 0
         if args.config not in _TRAINABLE:
             raise CLIUsageError(f"config {args.config!r} cannot be trained here; trainable: {', '.join(_TRAINABLE)}")
         if args.campaign_command == "reproduce":
