@@ -5,6 +5,8 @@
     hwbench predict eval  --table T --metric M [--predictors linear,layer_table,xgboost,mlp]
                           [--sizes 10,50,100,500,1000] [--test-size 1000] [--seeds 0,1,2]
     hwbench predict apply --model models/latency-xgb [--table T] [--archs A,B | --all] [--out predicted.h5]
+    hwbench predict transfer --target gpu-jetson-tx2 [--shots 10,20] [--pretrain-on DEV,DEV | --other-families]
+                          [--repeats 3] [--seed 0] [--model xgboost|mlp] [--config cifar10] [--quantity latency_ms]
 
 The target can also come from a NATS-Bench CSV (``--nats-csv FILE``, metric = config name).
 ``apply`` never overwrites measured values: with ``--out`` it writes ``<metric>_predicted``
@@ -66,7 +68,7 @@ class PredictCommand(Command):
         sub = parser.add_subparsers(dest="predict_command", metavar="SUBCOMMAND")
         f = sub.add_parser("fit", help="fit one predictor on measured cells and save it (JSON + npz)")
         _add_target_args(f)
-        single = [p for p in list_predictors() if p != "few_shot_transfer"]  # transfer: Python API (pretrain)
+        single = [p for p in list_predictors() if p != "few_shot_transfer"]  # transfer: `predict transfer`
         f.add_argument("--predictor", default="xgboost", choices=single)
         f.add_argument("--features", choices=FEATURE_KINDS, help="default: the predictor's own")
         f.add_argument("--train-size", type=int, help="fit on this many random measured cells (default: all)")
@@ -91,6 +93,29 @@ class PredictCommand(Command):
         a.add_argument("--all", action="store_true", help="every cell of the space")
         a.add_argument("--out", type=Path, help="write <metric>_predicted into this new table file")
         add_format_argument(a)
+        t = sub.add_parser("transfer", help="few-shot transfer to a held-out device: rank quality per shot count")
+        t.add_argument("--table", default="nb201", help="table name or .h5 file (default: the shipped nb201)")
+        t.add_argument("--target", required=True,
+                       help="held-out device (e.g. gpu-jetson-tx2, column <config>/<device>/<quantity>) "
+                            "or a column name / glob pattern matching exactly one column")
+        t.add_argument("--config", default="cifar10", help="config of the columns when devices are named")
+        t.add_argument("--quantity", default="latency_ms", help="quantity of the columns when devices are named")
+        t.add_argument("--shots", default="10,20", help="comma-separated numbers of measured target cells")
+        t.add_argument("--pretrain-on", help="comma-separated source devices or column patterns "
+                                             "(default: every other device with the target's config and quantity)")
+        t.add_argument("--other-families", action="store_true",
+                       help="leave out sources of the target's family (device prefix before '-', e.g. mcu)")
+        t.add_argument("--repeats", type=int, default=3, help="shot draws per shot count (seeds S..S+N-1)")
+        t.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the split and the first repeat")
+        t.add_argument("--model", default="xgboost", choices=("xgboost", "mlp"), help="per-source model")
+        t.add_argument("--n-estimators", type=int, default=400, help="boosting rounds of the xgboost sources")
+        t.add_argument("--features", default=None, help="feature kind (default: the transfer's onehot+ir_pruned)")
+        t.add_argument("--cells", type=int, default=3000,
+                       help="cells sampled from the space (pretrain + test + shot pool); 0 = the whole space")
+        t.add_argument("--pretrain-size", type=int, default=1000)
+        t.add_argument("--test-size", type=int, default=1000, help="held-out cells the ranks are scored on")
+        t.add_argument("--no-floor", action="store_true", help="skip the FLOPs-linear floor fitted on the same shots")
+        add_format_argument(t)
         self._parser = parser
 
     def run(self, args: argparse.Namespace) -> int:
@@ -219,4 +244,123 @@ class PredictCommand(Command):
                   "measured_kept": int(np.isfinite(measured[idx]).sum())}, args.format)
         else:
             emit(rows, args.format)
+        return 0
+
+    def _transfer(self, args: argparse.Namespace) -> int:
+        import fnmatch
+
+        import hwbench.table as tbl
+        from hwbench.errors import UnknownNameError
+        from hwbench.predictors import DEFAULT_FEATURES, FEATURE_KINDS, featurize
+        from hwbench.predictors.transfer import leave_one_out
+        from hwbench.spaces.nb201 import CONFIGS, SIZE
+
+        shots, table = _ints(args.shots, "--shots"), tbl.load(args.table)
+        if not shots or min(shots) < 2:
+            raise CLIUsageError(f"--shots {args.shots!r}: expected integers >= 2")
+        if args.repeats < 1:
+            raise CLIUsageError(f"--repeats {args.repeats}: expected >= 1")
+        kind = args.features or DEFAULT_FEATURES["few_shot_transfer"]
+        if kind not in FEATURE_KINDS:
+            raise UnknownNameError("feature kind", kind, FEATURE_KINDS)
+        metrics = table.list_metrics()
+        config, quantity = args.config, args.quantity
+        if config not in CONFIGS:
+            raise UnknownNameError("config", config, CONFIGS)
+
+        def devices_of(cfg: str, qty: str) -> dict[str, str]:
+            """device -> column for the ``<cfg>/<device>/<qty>`` columns of the table."""
+            out = {}
+            for m in metrics:
+                parts = m.split("/")
+                if len(parts) == 3 and parts[0] == cfg and parts[2] == qty:
+                    out[parts[1]] = m
+            return out
+
+        def resolve(name: str, devs: dict[str, str], what: str) -> list[str]:
+            if name in devs:
+                return [devs[name]]
+            if "/" in name:
+                hits = [m for m in metrics if fnmatch.fnmatchcase(m, name)]
+                if hits:
+                    return hits
+                valid = sorted(devs.values()) or metrics
+                raise UnknownNameError(f"{what} column", name, valid)
+            raise UnknownNameError(f"{what} device", name, devs or {m.split("/")[1] for m in metrics
+                                                                    if m.count("/") == 2})
+
+        target_cols = resolve(args.target, devices_of(config, quantity), "target")
+        if len(target_cols) != 1:
+            raise CLIUsageError(f"--target {args.target!r} matches {len(target_cols)} columns "
+                                f"({', '.join(target_cols[:10])}); name exactly one")
+        target = target_cols[0]
+        parts = target.split("/")
+        if len(parts) != 3 or parts[0] not in CONFIGS:
+            raise CLIUsageError(f"target column {target!r} is not <config>/<device>/<quantity>")
+        config, quantity = parts[0], parts[2]
+        devs = devices_of(config, quantity)
+        if args.pretrain_on:
+            sources: list[str] = []
+            for name in (n.strip() for n in args.pretrain_on.split(",")):
+                if name:
+                    sources += [c for c in resolve(name, devs, "source") if c not in sources]
+        else:
+            sources = sorted(devs.values())
+        family = parts[1].split("-", 1)[0]
+        sources = [c for c in sources if c != target and not (
+            args.other_families and c.split("/")[1].split("-", 1)[0] == family)]
+        if not sources:
+            raise CLIUsageError(f"no source columns left to pretrain on for {target!r} "
+                                f"(valid devices: {', '.join(sorted(devs))})")
+        bad = [c for c in sources if c.split("/")[0] != config]
+        if bad:
+            raise CLIUsageError(f"sources {bad} are not of the target's config {config!r} (features differ)")
+
+        rng = np.random.default_rng(args.seed)
+        cells = np.arange(SIZE) if args.cells in (0, None) or args.cells >= SIZE else np.sort(
+            rng.choice(SIZE, args.cells, replace=False))
+        Y = {c: np.asarray(table.column(c), dtype=float)[cells] for c in [target, *sources]}
+        valid = np.ones(len(cells), dtype=bool)
+        for v in Y.values():
+            valid &= np.isfinite(v) & (v > 0)
+        n_valid = int(valid.sum())
+        need = args.pretrain_size + args.test_size + max(shots)
+        if args.pretrain_size < 10 or args.test_size < 2 or need > n_valid:
+            raise CLIUsageError(
+                f"--pretrain-size {args.pretrain_size} + --test-size {args.test_size} + max shots {max(shots)} "
+                f"= {need}: expected pretrain >= 10, test >= 2 and at most {n_valid} usable cells "
+                f"(finite, > 0 on the target and every source, of --cells {len(cells)})")
+        # featurize only the usable cells (the others never enter leave_one_out's split)
+        keep = np.flatnonzero(valid)
+        idx = [int(i) for i in cells[keep]]
+        X = featurize(idx, kind, config)
+        F = None if args.no_floor else featurize(idx, "flops" + ("_pruned" if kind.endswith("_pruned") else ""),
+                                                 config)[:, 0]
+        Y = {c: v[keep] for c, v in Y.items()}
+        from tqdm.auto import tqdm
+
+        seeds = [args.seed + r for r in range(args.repeats)]
+        with tqdm(total=len(shots) * len(seeds), desc=f"transfer {parts[1]}", unit="repeat",
+                  disable=None) as bar:
+            rows = leave_one_out(X, Y, shots=shots, pretrain_size=args.pretrain_size, test_size=args.test_size,
+                                 seeds=seeds, flops=F, split_seed=args.seed, targets=[target],
+                                 source_model=args.model, n_estimators=args.n_estimators,
+                                 progress=bar.update)
+        out = []
+        for method in ("few_shot_transfer", "flops_linear"):
+            for k in shots:
+                rs = [r for r in rows if r["method"] == method and r["shots"] == k]
+                if not rs:
+                    continue
+                agg: dict[str, Any] = {"target": target, "method": method, "shots": k, "repeats": len(rs)}
+                for m in ("spearman", "kendall_tau"):
+                    vals = np.array([r[m] for r in rs], dtype=float)
+                    agg[m] = float(np.mean(vals))
+                    agg[f"{m}_std"] = float(np.std(vals))
+                for m in ("within_10pct", "mape_pct"):
+                    agg[m] = float(np.mean([r[m] for r in rs]))
+                agg["sources"] = len(sources)
+                agg["test_cells"] = args.test_size
+                out.append(agg)
+        emit(out, args.format)
         return 0

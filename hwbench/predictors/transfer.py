@@ -14,7 +14,7 @@ pretraining pool of cells), adapt with ``shots`` random cells of the target, sco
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,15 +29,29 @@ class FewShotTransfer(Predictor):
 
     kind = "few_shot_transfer"
 
-    def __init__(self, *, alpha: float = 1e-2, n_estimators: int = 400, random_state: int | None = 0) -> None:
+    #: models a source device can be fitted with (``source_model``)
+    SOURCE_MODELS = ("xgboost", "mlp")
+
+    def __init__(
+        self, *, alpha: float = 1e-2, n_estimators: int = 400, source_model: str = "xgboost",
+        random_state: int | None = 0,
+    ) -> None:
         self.alpha = alpha
         self.n_estimators = n_estimators
+        self.source_model = source_model
         self.random_state = random_state
+
+    def _new_source(self) -> Predictor:
+        from hwbench.predictors.models import MLPPredictor, XGBoostPredictor
+
+        if self.source_model == "xgboost":
+            return XGBoostPredictor(n_estimators=self.n_estimators, log_target=True, random_state=self.random_state)
+        if self.source_model == "mlp":
+            return MLPPredictor(log_target=True, random_state=self.random_state)
+        raise PredictorError(f"unknown source_model {self.source_model!r}; valid: {', '.join(self.SOURCE_MODELS)}")
 
     def pretrain(self, X: Any, Y: Mapping[str, Any]) -> Self:
         """Fit one model per source device ``Y[name]`` (rows with a finite, positive value)."""
-        from hwbench.predictors.models import XGBoostPredictor
-
         Xa = self._check_X(X)
         if not Y:
             raise PredictorError("pretrain needs at least one source device column")
@@ -48,8 +62,7 @@ class FewShotTransfer(Predictor):
             ok = np.isfinite(ya) & (ya > 0)
             if ok.sum() < 10:
                 raise PredictorError(f"source {name!r} has {int(ok.sum())} usable rows; need >= 10")
-            m = XGBoostPredictor(n_estimators=self.n_estimators, log_target=True, random_state=self.random_state)
-            self.sources_.append(m.fit(Xa[ok], ya[ok]))
+            self.sources_.append(self._new_source().fit(Xa[ok], ya[ok]))
             self.source_names_.append(str(name))
         self.n_pretrain_features_ = Xa.shape[1]
         return self
@@ -91,7 +104,7 @@ class FewShotTransfer(Predictor):
     def _set_state(self, folder: Path, arrays: Mapping[str, np.ndarray], extra: Mapping[str, Any]) -> None:
         from hwbench.predictors._base import load
 
-        self.sources_ = [load(folder / f) for f in extra["sources"]]  # type: ignore[misc]
+        self.sources_ = [load(folder / f) for f in extra["sources"]]
         self.source_names_ = list(extra["source_names"])
         self.n_pretrain_features_ = int(extra["n_pretrain_features"])
         self.coef_, self.s_mean_, self.s_std_ = arrays["coef"], arrays["s_mean"], arrays["s_std"]
@@ -110,6 +123,9 @@ def leave_one_out(
     split_seed: int = 0,
     exclude_family: bool = False,
     targets: Sequence[str] | None = None,
+    source_model: str = "xgboost",
+    n_estimators: int = 400,
+    progress: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
     """For each target in ``Y``: pretrain on the others, adapt with ``k`` shots, report on a test set.
 
@@ -118,7 +134,8 @@ def leave_one_out(
     ``flops`` given, a FLOPs-linear floor fitted on the same shots is reported too. With
     ``exclude_family``, sources of the target's family (name prefix before the first ``-``, e.g.
     ``mcu``) are left out too: devices of one simulated family share a cost model, which makes
-    transfer within a family nearly trivial.
+    transfer within a family nearly trivial. ``source_model`` / ``n_estimators`` are passed to
+    :class:`FewShotTransfer`; ``progress`` (if given) is called after every (shots, seed) repeat.
     """
     from hwbench.predictors.models import LinearPredictor
 
@@ -134,12 +151,12 @@ def leave_one_out(
         fam = target.split("-", 1)[0]
         sources = {k: v[pre] for k, v in Y.items()
                    if k != target and not (exclude_family and k.split("-", 1)[0] == fam)}
-        base = FewShotTransfer().pretrain(X[pre], sources)
+        base = FewShotTransfer(source_model=source_model, n_estimators=n_estimators).pretrain(X[pre], sources)
         y = np.asarray(Y[target], dtype=float)
         for k in shots:
             for s in seeds:
                 idx = np.random.default_rng(s).permutation(shot_pool)[:k]
-                model = FewShotTransfer(random_state=s)
+                model = FewShotTransfer(source_model=source_model, n_estimators=n_estimators, random_state=s)
                 model.sources_, model.source_names_ = base.sources_, base.source_names_
                 model.n_pretrain_features_ = base.n_pretrain_features_
                 model.fit(X[idx], y[idx])
@@ -149,4 +166,6 @@ def leave_one_out(
                     lin = LinearPredictor().fit(flops[idx, None], y[idx])
                     rep = regression_report(y[test], lin.predict(flops[test, None]))
                     rows.append({"target": target, "method": "flops_linear", "shots": k, "seed": s, **rep})
+                if progress is not None:
+                    progress()
     return rows
