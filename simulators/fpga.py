@@ -100,6 +100,17 @@ def resolve_bits(kg: KernelGraph, layer_bits: LayerBits, default: int) -> tuple[
     return mcu_resolve_bits(kg, layer_bits, default)
 
 
+def _geometry(op: Any) -> tuple[int, int, int, int, int, int, int, int, int]:
+    """(batch, input channels per group, output channels, out H, out W, kernel H, kernel W, stride, groups)
+    of a conv/dwconv/linear op (a linear layer is a 1x1 conv on a 1x1 map)."""
+    if op.kind == "linear":
+        return op.out_shape[0], op.in_shapes[0][-1], op.out_shape[-1], 1, 1, 1, 1, 1, 1
+    assert op.kernel is not None and op.stride is not None
+    n, cout, h, w = op.out_shape
+    g = op.groups
+    return n, op.in_shapes[0][1] // g, cout, h, w, op.kernel[0], op.kernel[1], op.stride[0], g
+
+
 def _nbytes(numel: int, bits: int) -> int:
     return -(-int(numel) * int(bits) // 8)
 
@@ -141,16 +152,7 @@ def simulate_fpga(graph: LayerGraph, device: DeviceSpec, bits: int = 16, tn: int
         out = _numel(k.out_shape)
         ins = sum(_numel(s) for s in op.in_shapes)
         if op.kind in ("conv2d", "dwconv2d", "linear"):
-            if op.kind == "linear":
-                n = op.out_shape[0]
-                cin, cout, h, w, kh, kw, s, g = op.in_shapes[0][-1], op.out_shape[-1], 1, 1, 1, 1, 1, 1
-            else:
-                assert op.kernel is not None and op.stride is not None
-                n, cout, h, w = op.out_shape
-                g = op.groups
-                cin = op.in_shapes[0][1] // g
-                kh, kw = op.kernel
-                s = op.stride[0]
+            n, cin, cout, h, w, kh, kw, s, g = _geometry(op)
             if g > 1 and cin == 1:  # depthwise: channels go on the Tm lanes, one input lane
                 cyc = n * math.ceil(cout / tm) * h * w * kh * kw
             else:
@@ -216,16 +218,7 @@ def _simulate_mixed(graph: LayerGraph | KernelGraph, device: DeviceSpec, bits: i
         out_bytes = _nbytes(out, out_bits)
         e_mac = float(device.energy_per_mac_j)
         if op.kind in ("conv2d", "dwconv2d", "linear"):
-            if op.kind == "linear":
-                n = op.out_shape[0]
-                cin, cout, h, w, kh, kw, s, g = op.in_shapes[0][-1], op.out_shape[-1], 1, 1, 1, 1, 1, 1
-            else:
-                assert op.kernel is not None and op.stride is not None
-                n, cout, h, w = op.out_shape
-                g = op.groups
-                cin = op.in_shapes[0][1] // g
-                kh, kw = op.kernel
-                s = op.stride[0]
+            n, cin, cout, h, w, kh, kw, s, g = _geometry(op)
             a_bits = tbits[k.inputs[0]]
             rate = macs_per_dsp(device, wbit, a_bits) * dpm16  # MACs per 16-bit lane
             tm_p = max(int(tm * rate), 1)
