@@ -19,6 +19,7 @@ import hashlib
 import math
 import os
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,13 @@ def _database(database: str | os.PathLike[str] | None) -> Any:
     from hwbench.measure.tuning import load_database
 
     return load_database(database)
+
+
+@lru_cache(maxsize=2)
+def _campaign_database(path: str | None) -> Any:
+    """The database of a campaign worker, loaded once per process (parsing records.json for every cell
+    would cost about as much as compiling it)."""
+    return _database(path)
 
 
 def database_digest(database: str | os.PathLike[str] | None) -> str | None:
@@ -151,7 +159,8 @@ def compile_item(item: Mapping[str, Any], *, database: str | None = None, cache:
 
         raise HwbenchError(f"tuning database {database} has sha256 {database_digest(database)}, the campaign "
                            f"was started against {digest}")
-    cc = compile_cell(int(item["index"]), str(item["config"]), target=item["target"], database=_database(database))
+    cc = compile_cell(int(item["index"]), str(item["config"]), target=item["target"],
+                      database=_campaign_database(database))
     if cache is not None:
         save_compiled(cc, _cell_cache(cache, str(item["config"]), item["target"], digest), database_sha256=digest)
     arch = SPACE.arch_str(int(item["index"]))
@@ -187,7 +196,7 @@ def measure_item(item: Mapping[str, Any], *, database: str | None = None, cache:
         raise HwbenchError(f"tuning database {database} has sha256 {database_digest(database)}, the campaign "
                            f"was started against {digest}")
     rec = measure_cell(int(item["index"]), str(item["config"]), protocol=protocol, target=item["target"],
-                       database=None if compiled is not None else _database(database),
+                       database=None if compiled is not None else _campaign_database(database),
                        frameworks=tuple(item.get("frameworks", ("tvm",))), compiled=compiled)
     rec["from_cache"] = compiled is not None
     fp = rec.pop("fingerprint")
