@@ -36,9 +36,11 @@ run_step() {
   esac
 }
 
-STEPS=(train tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10 ratios-cifar10 repeat-cifar10
-       compile-fmnist measure-fmnist
-       proxies-fmnist proxies-cifar10 compress-small)
+# Order: the training (started first), then the two short campaigns that complete a table part on
+# their own (compression space ~1 h wall, Fashion-MNIST proxies ~45 min wall), then the long TVM
+# chain (tuning ~1 h per config, compile + measure ~3.6 h per config), the cifar10 proxies last.
+STEPS=(train compress-small proxies-fmnist tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10
+       ratios-cifar10 repeat-cifar10 compile-fmnist measure-fmnist proxies-cifar10)
 if [ "$#" -gt 0 ]; then STEPS=("$@"); fi
 for step in "${STEPS[@]}"; do
   echo "== $(date -u +%H:%M:%S) step $step"
