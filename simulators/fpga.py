@@ -139,8 +139,6 @@ def simulate_fpga(graph: LayerGraph, device: DeviceSpec, bits: int = 16, tn: int
 
     eb = max(bits // 8, 1)
     tm, tn = engine_shape(device, tn, dsp_fraction)
-    clock = float(device.clock_hz)
-    bw = float(device.dram_bw_bytes_per_s)
     budget = int(float(device.bram_bytes) * bram_fraction)
     kg = fuse(graph)
     rows = []
@@ -170,15 +168,10 @@ def simulate_fpga(graph: LayerGraph, device: DeviceSpec, bits: int = 16, tn: int
             traffic = (ins + out) * eb
             util = 0.0
             tile = ""
-        t_c = (cyc + setup_cycles) / clock
-        t_m = traffic / bw
-        t = max(t_c, t_m)
+        t, row = _kernel_row(k, device, cyc, traffic, tile, util, float(device.energy_per_mac_j), setup_cycles)
         total += t
         traffic_total += traffic
-        e = (float(device.static_power_w) * t + float(device.energy_per_mac_j) * k.macs
-             + float(device.energy_per_dram_byte_j) * traffic)
-        rows.append((k.name[:64], k.kind, "+".join(k.fused)[:32], k.macs, float(cyc), float(traffic), tile,
-                     t * 1e3, e * 1e3, util, "compute" if t_c >= t_m else "memory"))
+        rows.append(row)
     layers = np.array(rows, dtype=LAYER_DTYPE)
     latency_ms = total * 1e3
     energy_mj = float(layers["energy_mj"].sum()) if len(layers) else 0.0
@@ -193,14 +186,23 @@ def simulate_fpga(graph: LayerGraph, device: DeviceSpec, bits: int = 16, tn: int
                      {"engine": (tm, tn), "bits": bits})
 
 
+def _kernel_row(k: Any, device: DeviceSpec, cyc: float, traffic: float, tile: str, util: float, e_mac: float,
+                setup_cycles: int) -> tuple[float, tuple]:
+    """One kernel's time (s; compute and DRAM transfer overlap, the slower one bounds) and its layer row."""
+    t_c = (cyc + setup_cycles) / float(device.clock_hz)
+    t_m = traffic / float(device.dram_bw_bytes_per_s)
+    t = max(t_c, t_m)
+    e = float(device.static_power_w) * t + e_mac * k.macs + float(device.energy_per_dram_byte_j) * traffic
+    return t, (k.name[:64], k.kind, "+".join(k.fused)[:32], k.macs, float(cyc), float(traffic), tile,
+               t * 1e3, e * 1e3, util, "compute" if t_c >= t_m else "memory")
+
+
 def _simulate_mixed(graph: LayerGraph | KernelGraph, device: DeviceSpec, bits: int, tn: int, dsp_fraction: float,
                     bram_fraction: float, setup_cycles: int, layer_bits: LayerBits) -> Any:
     """:func:`simulate_fpga` with per-layer bit-widths (module docstring)."""
     from simulators.api import SimResult
 
     tm, tn = engine_shape(device, tn, dsp_fraction)
-    clock = float(device.clock_hz)
-    bw = float(device.dram_bw_bytes_per_s)
     budget = int(float(device.bram_bytes) * bram_fraction)
     dpm16 = float(device.dsp_per_mac)
     kg = graph if isinstance(graph, KernelGraph) else fuse(graph)
@@ -247,14 +249,10 @@ def _simulate_mixed(graph: LayerGraph | KernelGraph, device: DeviceSpec, bits: i
             traffic = in_bytes + out_bytes
             util = 0.0
             tile = ""
-        t_c = (cyc + setup_cycles) / clock
-        t_m = traffic / bw
-        t = max(t_c, t_m)
+        t, row = _kernel_row(k, device, cyc, traffic, tile, util, e_mac, setup_cycles)
         total += t
         traffic_total += traffic
-        e = float(device.static_power_w) * t + e_mac * k.macs + float(device.energy_per_dram_byte_j) * traffic
-        rows.append((k.name[:64], k.kind, "+".join(k.fused)[:32], k.macs, float(cyc), float(traffic), tile,
-                     t * 1e3, e * 1e3, util, "compute" if t_c >= t_m else "memory"))
+        rows.append(row)
     layers = np.array(rows, dtype=LAYER_DTYPE)
     latency_ms = total * 1e3
     energy_mj = float(layers["energy_mj"].sum()) if len(layers) else 0.0
