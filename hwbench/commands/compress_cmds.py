@@ -7,6 +7,7 @@
     hwbench compress eval BASE CONFIG [--seed S]               # accuracy of one configuration
     hwbench compress campaign [--space S] [--bases R ...] [--limit N] [--workers W]
     hwbench compress status [--space S]
+    hwbench compress tvm-int8 BASE CONFIG [--measure]         # TVM-compiled int8 network + fp32 counterpart
 """
 
 from __future__ import annotations
@@ -65,6 +66,15 @@ class CompressCommand(Command):
         p.add_argument("--base-dir", default="datasets/compress/bases")
         p.add_argument("--store-dir", default="datasets/shards")
         p.add_argument("--no-progress", action="store_true")
+        p = sub.add_parser("tvm-int8", help="compile (and check) the int8 network of a w8/a8 configuration with TVM")
+        p.add_argument("base", help="base role (best, median, small, mcu)")
+        p.add_argument("config", help="configuration with every stage w8/a8 or w32/a32, e.g. m50.100.100-w8.8.8-a8.8.8")
+        p.add_argument("--space", default="mpq-prune")
+        p.add_argument("--base-dir", default="datasets/compress/bases")
+        p.add_argument("--finetune", action="store_true", help="fine-tune the pruned network like the protocol")
+        p.add_argument("--measure", action="store_true", help="also measure int8 and fp32 latency (quiet machine!)")
+        p.add_argument("--threads", type=int, default=1, help="measurement threads (0 = all cores)")
+        add_format_argument(p)
         p = sub.add_parser("status", help="items done of the accuracy campaign")
         p.add_argument("--space", default="mpq-prune")
         p.add_argument("--seed", type=int, default=0)
@@ -161,6 +171,21 @@ class CompressCommand(Command):
                                     progress=not args.no_progress)
         print(f"{rep.name}: {rep.shards_skipped + rep.shards_written}/{rep.shards} items done "
               f"({rep.items_run} run now, {rep.seconds:.0f} s)")
+        return 0
+
+    def _tvm_int8(self, args: argparse.Namespace) -> int:
+        import torch
+
+        from hwbench.compress.tvm_int8 import compile_compressed
+        from hwbench.measure.protocol import Protocol
+
+        torch.set_num_threads(1)
+        cfg: Any = int(args.config) if args.config.isdigit() else args.config
+        r = compile_compressed(args.base, cfg, space=args.space, base_dir=args.base_dir, finetune=args.finetune)
+        rec = r.measure(Protocol(threads=args.threads)) if args.measure else r.summary()
+        if args.format == "table":
+            rec.pop("fingerprint", None)  # nested; kept in --format json
+        emit(rec, args.format)
         return 0
 
     def _status(self, args: argparse.Namespace) -> int:

@@ -484,6 +484,21 @@ class CompiledCell:
         return Path(path)
 
 
+def build_relax(mod: Any, target: Mapping[str, Any], database: Any = None) -> tuple[Any, dict[str, int]]:
+    """Build a Relax module with the project's pipeline (:func:`relax_passes`, the tuning ``database``
+    applied when given): ``(executable, memory statistics after static memory planning)``."""
+    tvm = _require_tvm()
+    from tvm import relax
+
+    tgt = tvm.target.Target(dict(target))
+    planned = _apply(relax_passes(tgt, database=database, stage="planned"), mod, tgt, database)
+    mem = memory_stats(planned)
+    final = _apply(relax_passes(tgt, stage="rest"), planned, tgt, None)
+    with tgt:
+        ex = relax.build(final, tgt, relax_pipeline=None)
+    return ex, mem
+
+
 def compile_cell(arch: str | int | Sequence[int], config: str = "cifar10", *, target: Mapping[str, Any] | None = None,
                  database: Any = None, deployed: bool = True, check: bool = True, seed: int = WEIGHT_SEED) -> CompiledCell:
     """Compile one cell (batch 1) and, for a CPU target, check it against PyTorch eager.
@@ -501,9 +516,7 @@ def compile_cell(arch: str | int | Sequence[int], config: str = "cifar10", *, ta
     """
     import numpy as np
 
-    tvm = _require_tvm()
-    from tvm import relax
-
+    _require_tvm()
     from hwbench.spaces.nb201 import SPACE, get_config
 
     cfg = get_config(config)
@@ -514,13 +527,7 @@ def compile_cell(arch: str | int | Sequence[int], config: str = "cifar10", *, ta
     x = example_input(cfg.name)
     t0 = time.perf_counter()
     try:
-        mod = to_relax(model, x)
-        tgt = tvm.target.Target(target)
-        planned = _apply(relax_passes(tgt, database=database, stage="planned"), mod, tgt, database)
-        mem = memory_stats(planned)
-        final = _apply(relax_passes(tgt, stage="rest"), planned, tgt, None)
-        with tgt:
-            ex = relax.build(final, tgt, relax_pipeline=None)
+        ex, mem = build_relax(to_relax(model, x), target, database)
     except Exception as exc:
         raise CompileError(f"compiling {arch_s} ({cfg.name}) for {target_json(target)} failed: {exc}") from exc
     compile_s = time.perf_counter() - t0
