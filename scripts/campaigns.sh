@@ -32,6 +32,8 @@ run_step() {
     proxies-fmnist)   hwbench proxies compute --config fashion-mnist --workers 2 ;;
     proxies-cifar10)  hwbench proxies compute --config cifar10 --workers 2 ;;
     compress-small)   hwbench compress campaign --space mpq-prune-small --workers 2 ;;
+    int8-tvm)         hwbench compress tvm-campaign --space mpq-prune-small ;;
+    table-compress)   hwbench build compress --space mpq-prune-small ;;   # not a campaign: ~3 s once costs are cached
     *) echo "unknown step $1" >&2; return 2 ;;
   esac
 }
@@ -39,7 +41,7 @@ run_step() {
 # Order: the training (started first), then the two short campaigns that complete a table part on
 # their own (compression space ~1 h wall, Fashion-MNIST proxies ~45 min wall), then the long TVM
 # chain (tuning ~1 h per config, compile + measure ~3.6 h per config), the cifar10 proxies last.
-STEPS=(train compress-small proxies-fmnist tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10
+STEPS=(train compress-small int8-tvm table-compress proxies-fmnist tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10
        ratios-cifar10 repeat-cifar10 compile-fmnist measure-fmnist proxies-cifar10)
 if [ "$#" -gt 0 ]; then STEPS=("$@"); fi
 for step in "${STEPS[@]}"; do

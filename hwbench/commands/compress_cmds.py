@@ -8,6 +8,7 @@
     hwbench compress campaign [--space S] [--bases R ...] [--limit N] [--workers W]
     hwbench compress status [--space S]
     hwbench compress tvm-int8 BASE CONFIG [--measure]         # TVM-compiled int8 network + fp32 counterpart
+    hwbench compress tvm-campaign [--space S] [--bases R ...] [--limit N] [--threads N]  # int8 TVM latency campaign
 """
 
 from __future__ import annotations
@@ -75,6 +76,18 @@ class CompressCommand(Command):
         p.add_argument("--measure", action="store_true", help="also measure int8 and fp32 latency (quiet machine!)")
         p.add_argument("--threads", type=int, default=1, help="measurement threads (0 = all cores)")
         add_format_argument(p)
+        p = sub.add_parser("tvm-campaign", help="run or resume the int8 TVM latency campaign (every all-int8 "
+                           "configuration x base: int8 and fp32 compiled, checked and timed; quiet machine!)")
+        p.add_argument("--space", default="mpq-prune-small")
+        p.add_argument("--bases", nargs="+", default=None, help="base roles (default: all four)")
+        p.add_argument("--limit", type=int, help="stop after N more items")
+        p.add_argument("--threads", type=int, default=1, help="measurement threads (0 = all cores)")
+        p.add_argument("--workers", type=int, default=1, help="parallel items (keep 1: latency is measured)")
+        p.add_argument("--configs", nargs="+", default=None, help="only these all-int8 configurations")
+        p.add_argument("--finetune", action="store_true", help="fine-tune the pruned networks like the protocol")
+        p.add_argument("--base-dir", default="datasets/compress/bases")
+        p.add_argument("--store-dir", default="datasets/shards")
+        p.add_argument("--no-progress", action="store_true")
         p = sub.add_parser("status", help="items done of the accuracy campaign")
         p.add_argument("--space", default="mpq-prune")
         p.add_argument("--seed", type=int, default=0)
@@ -157,20 +170,15 @@ class CompressCommand(Command):
         return 0
 
     def _campaign(self, args: argparse.Namespace) -> int:
-        from hwbench.compress.bases import ROLES
         from hwbench.compress.campaign import run_compress_campaign
 
-        bases = tuple(args.bases or ROLES)
-        bad = [b for b in bases if b not in ROLES]
-        if bad:
-            raise CLIUsageError(f"unknown base role(s) {', '.join(bad)}; expected {', '.join(ROLES)}")
+        bases = _bases(args.bases)
         signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
         rep = run_compress_campaign(space=args.space, bases=bases, seed=args.seed, base_dir=args.base_dir,
                                     store_dir=args.store_dir, executor="dask" if args.dask else "local",
                                     workers=args.workers, address=args.dask, limit=args.limit,
                                     progress=not args.no_progress)
-        print(f"{rep.name}: {rep.shards_skipped + rep.shards_written}/{rep.shards} items done "
-              f"({rep.items_run} run now, {rep.seconds:.0f} s)")
+        _print_report(rep)
         return 0
 
     def _tvm_int8(self, args: argparse.Namespace) -> int:
@@ -188,9 +196,36 @@ class CompressCommand(Command):
         emit(rec, args.format)
         return 0
 
+    def _tvm_campaign(self, args: argparse.Namespace) -> int:
+        from hwbench.compress.tvm_campaign import run_tvm_campaign
+
+        bases = _bases(args.bases)
+        signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        rep = run_tvm_campaign(space=args.space, bases=bases, base_dir=args.base_dir, store_dir=args.store_dir,
+                               threads=args.threads, workers=args.workers, limit=args.limit,
+                               progress=not args.no_progress, finetune=args.finetune, configs=args.configs)
+        _print_report(rep)
+        return 0
+
     def _status(self, args: argparse.Namespace) -> int:
         from hwbench.campaign import status
         from hwbench.compress.campaign import campaign_name
 
         emit(status(campaign_name(args.space, args.seed), args.store_dir), args.format)
         return 0
+
+
+def _bases(names: list[str] | None) -> tuple[str, ...]:
+    """The base roles a campaign runs on (all by default); an unknown role is a usage error."""
+    from hwbench.compress.bases import ROLES
+
+    bases = tuple(names or ROLES)
+    bad = [b for b in bases if b not in ROLES]
+    if bad:
+        raise CLIUsageError(f"unknown base role(s) {', '.join(bad)}; expected {', '.join(ROLES)}")
+    return bases
+
+
+def _print_report(rep: Any) -> None:
+    print(f"{rep.name}: {rep.shards_skipped + rep.shards_written}/{rep.shards} items done "
+          f"({rep.items_run} run now, {rep.seconds:.0f} s)")

@@ -197,6 +197,11 @@ class CompressionSearchSpace:
         for i in range(self.size):
             yield self.arch_str(i)
 
+    @property
+    def all_strings(self) -> list[str]:
+        """Every proposal string in index order: the rows of a table of this space (``TableWriter``)."""
+        return list(self.enumerate())
+
     # -- search operators -------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, n: int | None = None) -> str | list[str]:
         if n is None:
