@@ -104,6 +104,20 @@ def host_fingerprint() -> dict[str, Any]:
     }
 
 
+def first_shard(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """The first finished shard under a campaign folder (its protocol and hosts describe the campaign);
+    ``{}`` when none is finished."""
+    paths = sorted(Path(root).glob("shard-*.json"))
+    return json.loads(paths[0].read_text()) if paths else {}
+
+
+def hosts_summary(shard: Mapping[str, Any]) -> str:
+    """``"<cpu> (<n> logical cores, <machine>)"`` for every distinct host that ran a shard's items."""
+    hosts = sorted({f"{h.get('cpu', '?')} ({h.get('cpu_count', '?')} logical cores, {h.get('machine', '?')})"
+                    for h in shard.get("hosts", [])})
+    return "; ".join(hosts) or "unknown host"
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 

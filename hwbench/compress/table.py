@@ -36,15 +36,16 @@ import math
 import os
 import platform
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hwbench.campaign import first_shard, hosts_summary
 from hwbench.compress.bases import ROLES
 from hwbench.compress.space import CompressionSpace, get_space
+from hwbench.recipes import _as_int_if_exact
 
 log = logging.getLogger("hwbench")
 
@@ -122,28 +123,6 @@ class _Col:
     values: np.ndarray
     attrs: dict[str, Any]
     iqr: np.ndarray | None = None
-
-
-def _int_if_exact(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v)
-    if v.dtype.kind == "f" and np.all(np.isfinite(v)) and np.all(v == np.round(v)):
-        return v.astype(np.int64)
-    return v
-
-
-def _first_shard(root: Path) -> dict[str, Any]:
-    paths = sorted(root.glob("shard-*.json"))
-    return json.loads(paths[0].read_text()) if paths else {}
-
-
-def _hosts(shard: Mapping[str, Any], what: str = "logical cores") -> str:
-    hosts = sorted(
-        {
-            f"{h.get('cpu', '?')} ({h.get('cpu_count', '?')} {what}, {h.get('machine', '?')})"
-            for h in shard.get("hosts", [])
-        }
-    )
-    return "; ".join(hosts) or "unknown host"
 
 
 # ----------------------------------------------------------------------------- parts
@@ -274,7 +253,7 @@ def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tup
     vals = {k: np.full(nr * n, np.nan) for k in keys}
     cmd = campaign_command(sp.name, (), store_dir)
     man = json.loads((root / "campaign.json").read_text()) if (root / "campaign.json").is_file() else {}
-    shard = _first_shard(root)
+    shard = first_shard(root)
     proto = dict(man.get("protocol") or acc_protocol(sp))
     blocks = {r: 0 for r in ROLES}
     cpu = 0.0
@@ -315,7 +294,7 @@ def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tup
         "source": "trained",
         "tool": "hwbench.compress (PyTorch; prune + fine-tune, PTQ fake quantization)",
         "tool_version": str(tv.get("torch", "not run")),
-        "device": "CPU, 1 thread per item: " + (_hosts(shard) if shard else "not run yet"),
+        "device": "CPU, 1 thread per item: " + (hosts_summary(shard) if shard else "not run yet"),
         "protocol": proto,
     }
     test_n = proto.get("test_limit") or 10000
@@ -396,7 +375,7 @@ def part_costs(
     )
     cols = []
     for m in MODEL_METRICS:
-        v = _int_if_exact(np.concatenate([per[MCU][r][m] for r in ROLES]))
+        v = _as_int_if_exact(np.concatenate([per[MCU][r][m] for r in ROLES]))
         cols.append(
             _Col(
                 f"{CONFIG}/model/{m}",
@@ -420,7 +399,7 @@ def part_costs(
             else "simulators.fpga.simulate_fpga(layer_bits='graph')"
         )
         for m in device_metrics(dev):
-            v = _int_if_exact(np.concatenate([per[dev][r][m] for r in ROLES]))
+            v = _as_int_if_exact(np.concatenate([per[dev][r][m] for r in ROLES]))
             cols.append(
                 _Col(
                     f"{CONFIG}/{dev}/{m}",
@@ -556,7 +535,7 @@ def part_measured(space: CompressionSpace, store_dir: Path) -> tuple[list[_Col],
     n, nr = sp.size, len(ROLES)
     name = tvm_campaign_name(sp.name)
     root = store_dir / name
-    shard = _first_shard(root)
+    shard = first_shard(root)
     vals = {key: np.full(nr * n, np.nan) for key, *_ in _MEASURED}
     iqrs = {iq: np.full(nr * n, np.nan) for *_, iq in _MEASURED if iq}
     seconds = 0.0
@@ -579,7 +558,7 @@ def part_measured(space: CompressionSpace, store_dir: Path) -> tuple[list[_Col],
             seconds += float(sum(json.loads(p.read_text()).get("seconds_of_item", [])))
         note = f"{done} of {n_int8} all-int8 configurations measured ({root})"
         proto = dict(shard.get("protocol", {}))
-        device = f"cpu-host: {_hosts(shard)}"
+        device = f"cpu-host: {hosts_summary(shard)}"
         tool_version = str(proto.get("apache-tvm", shard.get("tool_versions", {}).get("apache-tvm", "?")))
     else:
         note = (

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from hwbench.compress.bases import DEFAULT_BASE_DIR, ROLES, base_path
-from hwbench.compress.space import CompressionSpace, get_space
+from hwbench.compress.space import CompressionConfig, CompressionSpace, get_space
 
 DEFAULT_STORE = Path("datasets") / "shards"
 SHARD_SIZE = 1
@@ -56,7 +56,7 @@ def int8_configs(space: CompressionSpace | str = "mpq-prune-small") -> list[str]
     sp = get_space(space)
     if INT8 not in sp.bits:
         return []
-    return [f"m{'.'.join(str(round(x * 100)) for x in w)}-w8.8.8-a8.8.8" for w in sp.width_choices()]
+    return [str(CompressionConfig(w, (INT8,) * 3, (INT8,) * 3)) for w in sp.width_choices()]
 
 
 def is_all_int8(space: CompressionSpace | str, config: str | int) -> bool:

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from hwbench.campaign import first_shard, hosts_summary
+
 #: protocol name (``Protocol.name``) -> metric suffix in the table
 PROTOCOL_METRIC = {"1-thread": "latency", "all-cores": "latency_all_cores"}
 DEVICE = "cpu-host"
@@ -55,17 +57,6 @@ def broadcast(merged: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def _first_shard(path: Path) -> dict[str, Any]:
-    first: dict[str, Any] = json.loads(min(path.glob("shard-*.json")).read_text())
-    return first
-
-
-def _host(shard: Mapping[str, Any]) -> str:
-    hosts = sorted({f"{h.get('cpu', '?')} ({h.get('cpu_count', '?')} logical cores, {h.get('machine', '?')})"
-                    for h in shard.get("hosts", [])})
-    return "; ".join(hosts) or "unknown host"
-
-
 def _merged(name: str, store: Path) -> dict[str, np.ndarray] | None:
     from hwbench.campaign import merge
 
@@ -94,11 +85,11 @@ def table_columns(store_dir: str | Path | None = None, progress: bool = True, tu
             merged = _merged(name, store)
             if merged is None:
                 continue
-            shard = _first_shard(store / name)
+            shard = first_shard(store / name)
             full = broadcast(merged)
             base = {"source": "measured", "tool": "Apache TVM (Relax, tvm.compile) + hwbench.measure",
                     "tool_version": str(shard.get("protocol", {}).get("apache-tvm", "?")),
-                    "device": f"{DEVICE}: {_host(shard)}", "protocol": shard.get("protocol", {})}
+                    "device": f"{DEVICE}: {hosts_summary(shard)}", "protocol": shard.get("protocol", {})}
             what = (f"{proto_name} protocol, batch 1, deployed network (BN folded, none removed), "
                     + ("tuned TVM" if tuned else "untuned TVM"))
             cols.append(Column(f"{config}/{DEVICE}/{metric}_ms", full["latency_ms"], {
@@ -114,7 +105,7 @@ def table_columns(store_dir: str | Path | None = None, progress: bool = True, tu
         merged = _merged(cname, store)
         if merged is None:
             continue
-        shard = _first_shard(store / cname)
+        shard = first_shard(store / cname)
         full = broadcast(merged)
         base = {"source": "measured", "tool": "Apache TVM static memory planning (StaticPlanBlockMemory)",
                 "tool_version": str(shard.get("protocol", {}).get("apache-tvm", "?")),
