@@ -288,3 +288,55 @@ def test_int8_campaign_resumes_and_fills_the_measured_columns(tmp_path: Path) ->
             "cpu-host: "
         )
     assert by["fashion-mnist/cpu-host/int8_latency_ms"].iqr[row] == float(m["int8_latency_iqr_ms"][0])
+
+
+# ----------------------------------------------------------------------------- the report of the table
+def test_report_figures_come_from_the_table(table) -> None:  # type: ignore[no-untyped-def]
+    """``hwbench compress report``: every figure re-derived here from the table's columns by brute force."""
+    from hwbench.compress.report import ACC, MCU_LAT, SIZE, compress_report, report_markdown
+
+    sp = SPACES[SPACE]
+    rep = compress_report(table)
+    assert rep["space"] == SPACE and rep["table_sha256"] == table.sha256
+    role_i = ROLES.index(BASE)
+    rows = np.flatnonzero(table.column("key/base_role") == role_i)
+    acc = table.column(ACC)[rows]
+    e = rep["bases"][BASE]
+    assert e["rows"] == N and e["rows_with_accuracy"] == int(np.isfinite(acc).sum()) == N
+    f_acc = acc[sp.index("m100.100.100-w32.32.32-a32.32.32")]
+    assert e["float_accuracy_pct"] == pytest.approx(f_acc, abs=1e-3)
+    u = {(x["w_bits"], x["a_bits"]): x for x in e["uniform"]}
+    assert set(u) == {(w, a) for w in sp.bits for a in sp.bits}
+    i44 = sp.index("m100.100.100-w4.4.4-a4.4.4")
+    assert u[4, 4]["drop_points"] == pytest.approx(f_acc - acc[i44], abs=1e-3)
+    lat = table.column(MCU_LAT)[rows]
+    assert u[4, 4]["mcu_latency_vs_float"] == pytest.approx(lat[i44] / lat[sp.index("m100.100.100-w32.32.32-a32.32.32")],
+                                                           abs=1e-4)
+    assert u[32, 32]["drop_points"] == 0 and u[32, 32]["model_size_vs_float"] == 1
+    assert len(e["pruning"]) == sp.n_width_choices and "stage_sensitivity" not in e  # no 8-bit in test-tiny
+    # the fronts: brute-force non-domination over every (accuracy, cost) pair
+    for key, col in (("mcu_latency", MCU_LAT), ("model_size", SIZE)):
+        cost = table.column(col)[rows]
+        dominated = np.array([np.any((acc >= acc[i]) & (cost <= cost[i]) & ((acc > acc[i]) | (cost < cost[i])))
+                              for i in range(N)])
+        front = e["pareto"][key]
+        assert front["of"] == N and front["points"] == len(front["front"])
+        got = {sp.index(p["config"]) for p in front["front"]}
+        assert all(not dominated[i] for i in got)
+        # every non-dominated (accuracy, cost) value pair is on the listed front (ties kept once)
+        assert {(round(acc[i], 6), cost[i]) for i in np.flatnonzero(~dominated)} == {
+            (round(acc[i], 6), cost[i]) for i in got}
+    for other in ROLES:
+        if other != BASE:
+            assert rep["bases"][other]["rows_with_accuracy"] == 0 and "note" in rep["bases"][other]
+    assert rep["int8_tvm"] == {"configs_measured": 0, "configs_all_int8": 0}
+    md = report_markdown(rep)
+    assert f"| {BASE} | w4/a4 |" in md and "0 of 0 all-int8 configurations measured" in md
+
+
+def test_report_refuses_a_table_that_is_not_a_compression_table() -> None:
+    import hwbench
+    from hwbench.compress.report import CompressReportError, compress_report
+
+    with pytest.raises(CompressReportError, match="not a compression table"):
+        compress_report(hwbench.load("nb201"))

@@ -7,6 +7,7 @@
     hwbench compress eval BASE CONFIG [--seed S]               # accuracy of one configuration
     hwbench compress campaign [--space S] [--bases R ...] [--limit N] [--workers W]
     hwbench compress status [--space S]
+    hwbench compress report [--space S] [--format markdown|json]   # figures of the shipped compression table
     hwbench compress tvm-int8 BASE CONFIG [--measure]         # TVM-compiled int8 network + fp32 counterpart
     hwbench compress tvm-campaign [--space S] [--bases R ...] [--limit N] [--threads N]  # int8 TVM latency campaign
 """
@@ -88,6 +89,11 @@ class CompressCommand(Command):
         p.add_argument("--base-dir", default="datasets/compress/bases")
         p.add_argument("--store-dir", default="datasets/shards")
         p.add_argument("--no-progress", action="store_true")
+        p = sub.add_parser("report", help="figures of the shipped compression table: accuracy drop vs bit-width "
+                           "and pruning, stage sensitivity, Pareto fronts, int8/fp32 TVM latency")
+        p.add_argument("--space", default="mpq-prune-small")
+        p.add_argument("--front", type=int, default=12, help="at most this many points listed per front (json)")
+        p.add_argument("--format", choices=("markdown", "json"), default="markdown")
         p = sub.add_parser("status", help="items done of the accuracy campaign")
         p.add_argument("--space", default="mpq-prune")
         p.add_argument("--seed", type=int, default=0)
@@ -205,6 +211,17 @@ class CompressCommand(Command):
                                threads=args.threads, workers=args.workers, limit=args.limit,
                                progress=not args.no_progress, finetune=args.finetune, configs=args.configs)
         _print_report(rep)
+        return 0
+
+    def _report(self, args: argparse.Namespace) -> int:
+        import json
+
+        import hwbench
+        from hwbench.compress.report import compress_report, report_markdown
+        from hwbench.compress.table import table_name
+
+        rep = compress_report(hwbench.load(table_name(args.space)), front_limit=args.front)
+        print(report_markdown(rep) if args.format == "markdown" else json.dumps(rep, indent=1))
         return 0
 
     def _status(self, args: argparse.Namespace) -> int:
