@@ -29,10 +29,13 @@ DATASETS = REPO / "datasets"
 
 @dataclass
 class Column:
+    """One column for a table writer: values, attributes, and optionally its dispersion sibling."""
+
     name: str
     values: np.ndarray
     attrs: dict[str, Any]
     std: np.ndarray | None = None
+    iqr: np.ndarray | None = None
 
 
 @dataclass
@@ -223,7 +226,7 @@ def build_nb201(
         for c in columns:
             if len(c.values) != SIZE:
                 raise ValueError(f"column {c.name} has {len(c.values)} rows, expected {SIZE}")
-            w.add_column(c.name, c.values, std=c.std, date=c.attrs.pop("date", _today()), **c.attrs)
+            w.add_column(c.name, c.values, std=c.std, iqr=c.iqr, date=c.attrs.pop("date", _today()), **c.attrs)
     built_with = {"hwbench": __version__, "python": platform.python_version(), "numpy": np.__version__}
     entry = update_manifest_entry(
         out_dir / "manifest.toml", path, name="nb201", version=version,

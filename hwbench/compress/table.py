@@ -45,6 +45,7 @@ import numpy as np
 from hwbench.campaign import first_shard, hosts_summary
 from hwbench.compress.bases import ROLES
 from hwbench.compress.space import CompressionSpace, get_space
+from hwbench.recipes import Column
 from hwbench.recipes import _as_int_if_exact
 
 log = logging.getLogger("hwbench")
@@ -117,16 +118,8 @@ class CompressTableReport:
         }
 
 
-@dataclass
-class _Col:
-    name: str
-    values: np.ndarray
-    attrs: dict[str, Any]
-    iqr: np.ndarray | None = None
-
-
 # ----------------------------------------------------------------------------- parts
-def part_keys(space: CompressionSpace, version: str) -> list[_Col]:
+def part_keys(space: CompressionSpace, version: str) -> list[Column]:
     from hwbench.compress.bases import pinned_bases
 
     sp = space
@@ -157,12 +150,12 @@ def part_keys(space: CompressionSpace, version: str) -> list[_Col]:
         f"{k} = {r} (nb201 index {bases[r].index}, {bases[r].arch})" for k, r in enumerate(ROLES)
     )
     cols = [
-        _Col(
+        Column(
             "key/base_role",
             np.repeat(np.arange(nr, dtype=np.int64), n),
             {**attrs, "unit": "index", "description": f"base network of the row: {roles_desc}"},
         ),
-        _Col(
+        Column(
             "key/base_nb201_index",
             np.repeat(np.array([bases[r].index for r in ROLES], dtype=np.int64), n),
             {
@@ -172,7 +165,7 @@ def part_keys(space: CompressionSpace, version: str) -> list[_Col]:
                 "C=8, N=1; pinned selection, docs/compression.md section 1)",
             },
         ),
-        _Col(
+        Column(
             "key/config_index",
             tile(idx),
             {
@@ -186,7 +179,7 @@ def part_keys(space: CompressionSpace, version: str) -> list[_Col]:
     ]
     for s in range(3):
         cols.append(
-            _Col(
+            Column(
                 f"key/m{s + 1}_pct",
                 tile(widths[digits[:, s]]),
                 {
@@ -198,7 +191,7 @@ def part_keys(space: CompressionSpace, version: str) -> list[_Col]:
         )
     for s in range(3):
         cols.append(
-            _Col(
+            Column(
                 f"key/w{s + 1}_bits",
                 tile(bits[digits[:, 3 + s]]),
                 {**attrs, "unit": "bits", "description": f"weight bit-width of stage {s + 1} (32 = float)"},
@@ -206,7 +199,7 @@ def part_keys(space: CompressionSpace, version: str) -> list[_Col]:
         )
     for s in range(3):
         cols.append(
-            _Col(
+            Column(
                 f"key/a{s + 1}_bits",
                 tile(bits[digits[:, 6 + s]]),
                 {
@@ -218,7 +211,7 @@ def part_keys(space: CompressionSpace, version: str) -> list[_Col]:
         )
     all8 = np.all(bits[digits[:, 3:]] == 8, axis=1).astype(np.int64)
     cols.append(
-        _Col(
+        Column(
             "key/all_int8",
             tile(all8),
             {
@@ -232,7 +225,7 @@ def part_keys(space: CompressionSpace, version: str) -> list[_Col]:
     return cols
 
 
-def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tuple[list[_Col], str, float]:
+def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tuple[list[Column], str, float]:
     """Accuracy columns from the merged accuracy-campaign shards; (columns, note, CPU seconds)."""
     from hwbench.campaign import merge
     from hwbench.compress.accuracy import protocol as acc_protocol
@@ -299,7 +292,7 @@ def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tup
     }
     test_n = proto.get("test_limit") or 10000
     cols = [
-        _Col(
+        Column(
             f"{CONFIG}/compress/test_accuracy_pct",
             vals["test_accuracy_pct"],
             {
@@ -310,7 +303,7 @@ def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tup
                 f"{name!r}; NaN where the block is not in the shards",
             },
         ),
-        _Col(
+        Column(
             f"{CONFIG}/compress/float_test_accuracy_pct",
             vals["float_test_accuracy_pct"],
             {
@@ -320,7 +313,7 @@ def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tup
                 "before quantization (the base network itself at full width); same for every row of the block",
             },
         ),
-        _Col(
+        Column(
             f"{CONFIG}/compress/finetune_train_accuracy_pct",
             vals["finetune_train_accuracy_pct"],
             {
@@ -330,7 +323,7 @@ def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tup
                 "(running value over its last epoch); NaN at full width (no pruning, no fine-tune) and where missing",
             },
         ),
-        _Col(
+        Column(
             f"{CONFIG}/compress/finetune_time_s",
             vals["finetune_time_s"],
             {
@@ -340,7 +333,7 @@ def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tup
                 "prune, BN recalibration, fine-tune); shared by every row of the block",
             },
         ),
-        _Col(
+        Column(
             f"{CONFIG}/compress/block_time_s",
             vals["block_time_s"],
             {
@@ -356,7 +349,7 @@ def part_trained(space: CompressionSpace, store_dir: Path, seed: int = 0) -> tup
 
 def part_costs(
     space: CompressionSpace, cost_cache: Path | None, version: str, progress: bool = True
-) -> list[_Col]:
+) -> list[Column]:
     """``<config>/model/*`` (analytic) and ``<config>/<device>/*`` (simulated) for the MCU and the FPGA."""
     from tqdm.auto import tqdm
 
@@ -377,7 +370,7 @@ def part_costs(
     for m in MODEL_METRICS:
         v = _as_int_if_exact(np.concatenate([per[MCU][r][m] for r in ROLES]))
         cols.append(
-            _Col(
+            Column(
                 f"{CONFIG}/model/{m}",
                 v,
                 {
@@ -401,7 +394,7 @@ def part_costs(
         for m in device_metrics(dev):
             v = _as_int_if_exact(np.concatenate([per[dev][r][m] for r in ROLES]))
             cols.append(
-                _Col(
+                Column(
                     f"{CONFIG}/{dev}/{m}",
                     v,
                     {
@@ -526,7 +519,7 @@ UNSUPPORTED = (
 )
 
 
-def part_measured(space: CompressionSpace, store_dir: Path) -> tuple[list[_Col], str, float]:
+def part_measured(space: CompressionSpace, store_dir: Path) -> tuple[list[Column], str, float]:
     """Measured int8 / fp32 TVM columns from the int8 TVM campaign shards; (columns, note, seconds)."""
     from hwbench.campaign import merge
     from hwbench.compress.tvm_campaign import int8_configs, tvm_campaign_name
@@ -580,11 +573,11 @@ def part_measured(space: CompressionSpace, store_dir: Path) -> tuple[list[_Col],
     cols = []
     for key, metric, unit, desc, iq in _MEASURED:
         cols.append(
-            _Col(
+            Column(
                 f"{CONFIG}/cpu-host/{metric}",
                 vals[key],
                 {**base, "unit": unit, "description": f"{desc}; batch 1. {UNSUPPORTED}"},
-                iqrs[iq] if iq else None,
+                iqr=iqrs[iq] if iq else None,
             )
         )
     return cols, note, seconds
