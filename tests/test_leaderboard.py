@@ -7,7 +7,9 @@ temporary user folder (hwbench.leaderboard.testing); everything else is the real
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import math
 import sys
 import textwrap
 import threading
@@ -342,6 +344,26 @@ def test_site_escapes_user_strings_and_has_plots(tmp_path: Path) -> None:
         assert any(EVIL in t for t in s.text)  # shown as text
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert page.count("<svg") >= 1 and 'class="ranking"' in page and "<polyline" in page
+
+
+def test_log_y_axis_keeps_small_regrets_apart_and_draws_zero_on_the_floor() -> None:
+    """A regret curve falling from 100 to 0.1 and then 0: on the log axis 1 and 0.1 are a decade apart (as
+    far apart as 10 and 1), on the linear axis they would be within 1 % of the plot height; 0 sits on the floor."""
+    import re
+
+    from hwbench.leaderboard.svg import Plot, Series, render
+
+    ys = [100.0, 10.0, 1.0, 0.1, 0.0]
+    svg = render(Plot("t", "x", "regret", [Series("a", [1, 2, 3, 4, 5], ys, "#000000", markers=True)], logy=True))
+    cy = [float(v) for v in re.findall(r'<circle cx="[0-9.]+" cy="([0-9.]+)"', svg)]
+    assert len(cy) == 5 and cy == sorted(cy)  # falling values go down the plot
+    gaps = [b - a for a, b in itertools.pairwise(cy)]
+    assert gaps[0] == pytest.approx(gaps[1], abs=0.2) == pytest.approx(gaps[2], abs=0.2)
+    assert gaps[3] == pytest.approx(gaps[0] * math.log10(2), abs=0.3)  # 0 drawn at 0.05 = half the smallest positive
+    assert "regret (log scale)" in svg and ">0.1<" in svg and ">100<" in svg
+    lin = render(Plot("t", "x", "regret", [Series("a", [1, 2, 3, 4, 5], ys, "#000000", markers=True)]))
+    cl = [float(v) for v in re.findall(r'<circle cx="[0-9.]+" cy="([0-9.]+)"', lin)]
+    assert (cl[3] - cl[2]) < 0.01 * (cl[-1] - cl[0]) and "log scale" not in lin
 
 
 def test_build_pareto_page_and_serve(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ def compress_report(table: Any, *, front_limit: int | None = None) -> dict[str, 
         entry["float_config"] = float_cfg
         entry["float_accuracy_pct"] = _f(f_acc)
 
-        def rel(col: str, idx: int, ref: int) -> float | None:
+        def rel(col: str, idx: int, ref: int, b: pd.DataFrame = b) -> float | None:
             return _f(b.at[idx, col] / b.at[ref, col], 4)
 
         uniform = []
@@ -214,8 +214,8 @@ def _num(x: Any, fmt: str = "{:.2f}") -> str:
 
 def report_markdown(rep: dict[str, Any]) -> str:
     """The report as markdown (the tables of docs/compression.md section 8)."""
-    lines = [f"Compression table `{rep['space']}` (sha256 `{rep['table_sha256'][:12]}…`); accuracy = "
-             f"`{rep['columns']['accuracy']}`.", ""]
+    lines = [(f"Compression table `{rep['space']}` (sha256 `{rep['table_sha256'][:12]}…`); accuracy = "
+              f"`{rep['columns']['accuracy']}`."), ""]
     lines += ["| base | float acc % | rows with acc |", "| --- | --- | --- |"]
     for role, e in rep["bases"].items():
         lines.append(f"| {role} | {_num(e.get('float_accuracy_pct'))} | {e['rows_with_accuracy']} of {e['rows']} |")
@@ -236,8 +236,8 @@ def report_markdown(rep: dict[str, Any]) -> str:
                          f"{_num(p['drop_points_vs_unpruned'])} | {_num(p['macs_vs_unpruned'], '{:.3f}')} | "
                          f"{_num(p['mcu_latency_vs_unpruned'], '{:.3f}')} |")
     if any("stage_sensitivity" in e for e in rep["bases"].values()):
-        lines += ["", "**Stage sensitivity** (w8/a8 everywhere except one stage at the lowest bit-width; drop "
-                  "in points from all-w8/a8):", "", "| base | stage | weights low | activations low | both low |",
+        lines += ["", ("**Stage sensitivity** (w8/a8 everywhere except one stage at the lowest bit-width; drop "
+                       "in points from all-w8/a8):"), "", "| base | stage | weights low | activations low | both low |",
                   "| --- | --- | --- | --- | --- |"]
         for role, e in rep["bases"].items():
             sens = e.get("stage_sensitivity", [])
@@ -257,14 +257,14 @@ def report_markdown(rep: dict[str, Any]) -> str:
             lines.append(f"| {role} | acc vs {key} | {f['points']} | {f['of']} | {_num(hi['accuracy_pct'])} % "
                          f"(`{hi['config']}`) | {_num(lo_['accuracy_pct'])} % at {lo_[key]:g} (`{lo_['config']}`) |")
     t = rep["int8_tvm"]
-    lines += ["", f"**int8 TVM (measured)**: {t['configs_measured']} of {t['configs_all_int8']} all-int8 "
-              "configurations measured."]
+    lines += ["", (f"**int8 TVM (measured)**: {t['configs_measured']} of {t['configs_all_int8']} all-int8 "
+                   "configurations measured.")]
     if t["configs_measured"]:
-        lines += [f"int8 / fp32 latency ratio median {_num(t['ratio_median'], '{:.3f}')} (range "
+        lines += [(f"int8 / fp32 latency ratio median {_num(t['ratio_median'], '{:.3f}')} (range "
                   f"{_num(t['ratio_min'], '{:.3f}')}–{_num(t['ratio_max'], '{:.3f}')}); int8 faster on "
                   f"{t['faster_than_fp32']} of {t['configs_measured']}; parameter bytes int8 / fp32 median "
                   f"{_num(t['param_bytes_ratio_median'], '{:.3f}')}; same argmax as the torch fake-quant network on "
-                  f"≥ {_num(t['same_argmax_min'], '{:.4f}')} of the check images.", "",
+                  f"≥ {_num(t['same_argmax_min'], '{:.4f}')} of the check images."), "",
                   "| base | measured | ratio median | int8 ms median | fp32 ms median |", "| --- | --- | --- | --- | --- |"]
         for role, pb in t["per_base"].items():
             lines.append(f"| {role} | {pb['measured']} | {_num(pb['ratio_median'], '{:.3f}')} | "

@@ -45,8 +45,7 @@ import numpy as np
 from hwbench.campaign import first_shard, hosts_summary
 from hwbench.compress.bases import ROLES
 from hwbench.compress.space import CompressionSpace, get_space
-from hwbench.recipes import Column
-from hwbench.recipes import _as_int_if_exact
+from hwbench.recipes import Column, _as_int_if_exact
 
 log = logging.getLogger("hwbench")
 

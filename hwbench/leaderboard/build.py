@@ -263,8 +263,14 @@ def _task_page(task_name: str, entries: list[Entry]) -> str:
         a = e.evaluation["summary"].get("anytime") or {}
         series.append(Series(f"{e.submission['algorithm']['name']} ({e.id[:6]})", a.get("x", []), a.get("mean", []),
                              PALETTE[k], a.get("ci_low"), a.get("ci_high")))
+    ys = [float(v) for se in series for v in (*se.y, *(se.low or ()), *(se.high or ()))
+          if v is not None and math.isfinite(float(v))]
+    pos = [v for v in ys if v > 0]
+    # the first evaluations' regret is often 100x the rest: a log axis keeps the later differences visible
+    logy = bool(pos) and max(pos) / min(pos) > 100
     plots = [render(Plot(f"anytime {metric} (mean, 95% CI)", ev0.get("clock_unit", "evaluations"),
-                         f"{metric} of the incumbent", series))]
+                         f"{metric} of the incumbent" + ("; 0 drawn on the axis floor" if logy and min(ys) <= 0 else ""),
+                         series, logy=logy))]
     if ev0.get("kind") == "pareto":
         fs = [Series("true front", *_xy(ev0.get("true_front", [])), "#000000", step=True, dashed=True)]
         for k, e in enumerate(ranked[: len(PALETTE)]):

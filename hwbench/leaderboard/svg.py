@@ -34,6 +34,7 @@ class Plot:
     ylabel: str
     series: list[Series] = field(default_factory=list)
     logx: bool = False
+    logy: bool = False  # values <= 0 are drawn on the axis floor (half the smallest positive value)
     width: int = 640
     height: int = 360
 
@@ -51,6 +52,14 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
         out.append(round(v, 12))
         v += step
     return out
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks of a log axis spanning 10**lo .. 10**hi: decades, with 2 and 5 when it spans under two."""
+    mults = (1, 2, 5) if hi - lo < 2 else (1,)
+    out = [m * 10.0**k for k in range(math.floor(lo), math.ceil(hi) + 1) for m in mults
+           if lo <= math.log10(m * 10.0**k) <= hi]
+    return out or [10.0**lo]
 
 
 def _fmt(v: float) -> str:
@@ -74,13 +83,22 @@ def render(plot: Plot) -> str:
           and math.isfinite(float(y))]
     if plot.logx:
         xs = [x for x in xs if x > 0]
+    floor = 0.0
+    if plot.logy:
+        pos = [y for y in ys if y > 0]
+        if pos:
+            floor = min(pos) / 2 if min(ys) <= 0 else min(pos)
+            ys = [max(y, floor) for y in ys]
+        else:  # nothing positive: a log axis cannot show it
+            plot = Plot(plot.title, plot.xlabel, plot.ylabel, plot.series, plot.logx, False, plot.width, plot.height)
     title = escape(plot.title)
     if not xs or not ys:
         return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="60" role="img" aria-label="{title}">'
                 f'<text x="10" y="30">{title}: no data</text></svg>')
     fx = (lambda v: math.log10(v)) if plot.logx else (lambda v: v)
     x0, x1 = fx(min(xs)), fx(max(xs))
-    y0, y1 = min(ys), max(ys)
+    fy = (lambda v: math.log10(max(v, floor))) if plot.logy else (lambda v: v)
+    y0, y1 = fy(min(ys)), fy(max(ys))
     if x1 <= x0:
         x0, x1 = x0 - 0.5, x1 + 0.5
     pad = (y1 - y0) * 0.05 or abs(y0) * 0.05 or 1.0
@@ -90,7 +108,7 @@ def render(plot: Plot) -> str:
         return L + (fx(v) - x0) / (x1 - x0) * (W - L - R)
 
     def py(v: float) -> float:
-        return T + (y1 - v) / (y1 - y0) * (H - T - B)
+        return T + (y1 - fy(v)) / (y1 - y0) * (H - T - B)
 
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{W}" height="{H}" '
             f'viewBox="0 0 {W} {H}" role="img" aria-label="{title}">'),
@@ -106,14 +124,18 @@ def render(plot: Plot) -> str:
         X = px(v)
         out.append(f'<line x1="{X:.1f}" y1="{T}" x2="{X:.1f}" y2="{H - B}" stroke="#eee"/>'
                    f'<text x="{X:.1f}" y="{H - B + 16}" text-anchor="middle" font-size="11">{escape(_fmt(v))}</text>')
-    for v in _nice_ticks(y0, y1):
+    if plot.logy:
+        yt = _log_ticks(y0, y1)
+    else:
+        yt = _nice_ticks(y0, y1)
+    for v in yt:
         Y = py(v)
         out.append(f'<line x1="{L}" y1="{Y:.1f}" x2="{W - R}" y2="{Y:.1f}" stroke="#eee"/>'
                    f'<text x="{L - 6}" y="{Y + 4:.1f}" text-anchor="end" font-size="11">{escape(_fmt(v))}</text>')
     out.append(f'<text x="{(L + W - R) / 2:.1f}" y="{H - B + 34}" text-anchor="middle" font-size="12">'
                f'{escape(plot.xlabel)}</text>')
     out.append(f'<text transform="translate(16 {(T + H - B) / 2:.1f}) rotate(-90)" text-anchor="middle" '
-               f'font-size="12">{escape(plot.ylabel)}</text>')
+               f'font-size="12">{escape(plot.ylabel + (" (log scale)" if plot.logy else ""))}</text>')
     # series
     for k, s in enumerate(plot.series):
         pts = [(float(x), float(y)) for x, y in zip(s.x, s.y)
