@@ -369,39 +369,22 @@ def set_bits(qnet: Any, w_bits: Sequence[int], a_bits: Sequence[int]) -> None:
 # ----------------------------------------------------------------------------- training
 def fit(model: Any, x: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: float, weight_decay: float,
         batch_size: int, seed: int) -> dict[str, float]:
-    """AdamW with a per-step cosine schedule (the project recipe's optimizer); returns the last epoch's
-    running train accuracy and loss. Deterministic for a seed and thread count."""
+    """AdamW with a per-step cosine schedule (the project recipe's optimizer, through the training loop
+    :func:`hwbench.train.trainer.run_epochs`); returns the last epoch's running train accuracy and loss.
+    Deterministic for a seed and thread count."""
     import torch
-    import torch.nn.functional as F
+
+    from hwbench.train.trainer import run_epochs
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    n = len(x)
-    steps = math.ceil(n / batch_size)
-    total = steps * epochs
-    step = 0
-    acc = loss_mean = math.nan
-    for _ in range(epochs):
-        perm = torch.randperm(n, generator=gen)
-        correct, loss_sum = 0, 0.0
-        for b in range(steps):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
-            xb, yb = x[idx], y[idx]
-            for g in opt.param_groups:
-                g["lr"] = 0.5 * lr * (1.0 + math.cos(math.pi * step / total))
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            step += 1
-            loss_sum += float(loss.detach()) * len(yb)
-            correct += int((out.detach().argmax(1) == yb).sum())
-        acc, loss_mean = correct / n, loss_sum / n
+    total = math.ceil(len(x) / batch_size) * epochs
+    acc, loss = run_epochs(model, opt, x, y, batch_size=batch_size, epochs=epochs, gen=gen,
+                           lr_at=lambda step: 0.5 * lr * (1.0 + math.cos(math.pi * step / total)))
     model.eval()
-    return {"train_acc": acc, "train_loss": loss_mean}
+    return {"train_acc": acc, "train_loss": loss}
 
 
 def accuracy(model: Any, x: torch.Tensor, y: torch.Tensor, batch: int = 2500) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,58 @@ def _evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: i
     return correct / len(x), loss / len(x)
 
 
+def run_epochs(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int,
+    epochs: int,
+    lr_at: Callable[[int], float],
+    gen: torch.Generator,
+    channels_last: bool = False,
+    after_epoch: Callable[[float, float, float, float], None] | None = None,
+) -> tuple[float, float]:
+    """The project's mini-batch training loop (cross-entropy; the learning rate set per step by ``lr_at``;
+    batches in ``torch.randperm(len(x), generator=gen)`` order, a fresh permutation per epoch).
+
+    ``after_epoch(train_acc, train_loss, seconds, cpu_seconds)`` runs after every epoch (running
+    accuracy / loss of the epoch, wall and CPU time of its training steps). Returns the last epoch's
+    running train accuracy and loss (NaN when ``epochs`` is 0). Used by :func:`train_cell` and by the
+    compression fine-tune (``hwbench.compress.nets.fit``)."""
+    import torch
+    import torch.nn.functional as F
+
+    n = len(x)
+    steps = math.ceil(n / batch_size)
+    step = 0
+    acc = loss_mean = math.nan
+    for _epoch in range(epochs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        perm = torch.randperm(n, generator=gen)
+        correct, loss_sum = 0, 0.0
+        for b in range(steps):
+            idx = perm[b * batch_size : (b + 1) * batch_size]
+            xb, yb = x[idx], y[idx]
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            step += 1
+            loss_sum += float(loss.detach()) * len(yb)
+            correct += int((out.detach().argmax(1) == yb).sum())
+        acc, loss_mean = correct / n, loss_sum / n
+        if after_epoch is not None:
+            after_epoch(acc, loss_mean, time.perf_counter() - t0, time.process_time() - c0)
+    return acc, loss_mean
+
+
 def train_cell(
     arch: str | int,
     recipe: Recipe = FASHION_MNIST_RECIPE,
@@ -115,7 +168,6 @@ def train_cell(
     stay at chance accuracy) and flagged ``degenerate=True``.
     """
     import torch
-    import torch.nn.functional as F
 
     from hwbench.models.nb201 import build_model
     from hwbench.spaces.nb201 import SPACE, is_connected
@@ -159,33 +211,20 @@ def train_cell(
 
     valid_curve, test_curve, loss_curve, epoch_times, epoch_cpu = [], [], [], [], []
     eval_time = 0.0
-    step = 0
-    train_acc = train_loss = math.nan
-    for _epoch in range(recipe.epochs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        perm = torch.randperm(n, generator=gen)
-        correct, loss_sum = 0, 0.0
-        for b in range(steps_per_epoch):
-            idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
-            xb, yb = x_train[idx].contiguous(memory_format=torch.channels_last), y_train[idx]
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            step += 1
-            loss_sum += float(loss.detach()) * len(yb)
-            correct += int((out.detach().argmax(1) == yb).sum())
-        epoch_times.append(time.perf_counter() - t0)
-        epoch_cpu.append(time.process_time() - c0)
-        train_acc, train_loss = correct / n, loss_sum / n
+
+    def after_epoch(train_acc: float, train_loss: float, seconds: float, cpu_seconds: float) -> None:
+        nonlocal eval_time
+        epoch_times.append(seconds)
+        epoch_cpu.append(cpu_seconds)
         loss_curve.append(train_loss)
         t1 = time.perf_counter()
         valid_curve.append(_evaluate(model, x_valid[:k], y_valid[:k])[0])
         test_curve.append(_evaluate(model, x_test[:k], y_test[:k])[0])
         eval_time += time.perf_counter() - t1
+
+    train_acc, train_loss = run_epochs(model, opt, x_train, y_train, batch_size=recipe.batch_size,
+                                       epochs=recipe.epochs, lr_at=lr_at, gen=gen, channels_last=True,
+                                       after_epoch=after_epoch)
     t1 = time.perf_counter()
     valid_acc, valid_loss = _evaluate(model, x_valid, y_valid)
     test_acc, test_loss = _evaluate(model, x_test, y_test)
