@@ -24,7 +24,7 @@ import numpy as np
 
 from hwbench.compress.accuracy import FINETUNE, FinetuneRecipe
 from hwbench.compress.bases import DEFAULT_BASE_DIR, ROLES, base_path
-from hwbench.compress.space import CompressionSpace, get_space
+from hwbench.compress.space import CompressionConfig, CompressionSpace, get_space
 
 DEFAULT_STORE = Path("datasets") / "shards"
 SHARD_SIZE = 1
@@ -40,7 +40,7 @@ def compress_items(space: CompressionSpace | str = "mpq-prune", bases: Sequence[
     out = []
     for role in bases:
         for k, w in enumerate(sp.width_choices()):
-            key = "m" + ".".join(str(round(x * 100)) for x in w)
+            key = CompressionConfig(w, (32,) * 3, (32,) * 3).width_key()
             out.append({"base": role, "widths": key, "block": k, "space": sp.name, "seed": int(seed)})
     return out
 
