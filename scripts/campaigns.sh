@@ -40,7 +40,8 @@ run_step() {
 
 # Order: the training (started first), then the two short campaigns that complete a table part on
 # their own (compression space ~1 h wall, Fashion-MNIST proxies ~45 min wall), then the long TVM
-# chain (tuning ~1 h per config, compile + measure ~3.6 h per config), the cifar10 proxies last.
+# chain (tuning ~2-3 h per config at 64 candidates per search round, measured 2026-11-25: one
+# evolutionary round ~3.5 min; compile + measure ~3.6 h per config), the cifar10 proxies last.
 STEPS=(train compress-small int8-tvm table-compress proxies-fmnist tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10
        ratios-cifar10 repeat-cifar10 compile-fmnist measure-fmnist proxies-cifar10)
 if [ "$#" -gt 0 ]; then STEPS=("$@"); fi

@@ -112,6 +112,8 @@ def test_cached_library_for_another_target_is_refused(tmp_path: Path) -> None:
 def test_cli_campaign_tune_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["campaign", "tune", "--trials", "0"]) == 2
     assert "--trials" in capsys.readouterr().err
+    assert main(["campaign", "tune", "--trials-per-iter", "0"]) == 2
+    assert "--trials-per-iter 0" in capsys.readouterr().err
     assert main(["campaign", "tune", "--target", "cuda"]) == 2
     assert "llvm" in capsys.readouterr().err
 

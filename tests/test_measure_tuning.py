@@ -102,6 +102,7 @@ def test_tuning_campaign_records_each_workload_and_resumes(tmp_path: Path) -> No
     assert len(state["workloads"]) == 1 and not state["complete"] and state["n_workloads"] > 1
     (key, first), = state["workloads"].items()
     assert first["budget"] == 2 and first["records_total"] >= 1 and first["seconds"] > 0
+    assert first["trials_per_iter"] == 2  # min(trials_per_iter=16, budget)
     assert first["best_us"] is None or first["best_us"] > 0
     on_disk = json.loads((tmp_path / CAMPAIGN_FILE).read_text())
     assert on_disk["workloads"][key]["seconds"] == first["seconds"]

@@ -288,7 +288,9 @@ def tune_campaign(config: str, work_dir: str | os.PathLike[str], *, target: Mapp
     """Tune every workload of ``config`` once, one workload at a time; resumable.
 
     Workloads come from :func:`extract_workloads` over ``cells`` (default :func:`covering_cells`).
-    Convolutions and matmuls get ``trials`` trials, the others (pools, element-wise) ``trials_other``.
+    Convolutions and matmuls get ``trials`` trials, the others (pools, element-wise) ``trials_other``,
+    ``trials_per_iter`` candidates per evolutionary-search round (recorded per workload: the search
+    round, not the build or the timing, dominates the tuning time here).
     After each workload ``<work_dir>/campaign.json`` records its budget, tuning seconds, records
     and best run time, so an interrupted campaign resumes at the next unfinished workload (the
     records of a workload cut short stay in the database and seed its next search). ``limit``
@@ -337,6 +339,7 @@ def tune_campaign(config: str, work_dir: str | os.PathLike[str], *, target: Mapp
                    workers=workers, seed=seed, write_meta=False)
         best = best_run_us(database(d), w)
         state["workloads"][key] = {"name": w.name, "budget": budget, "seconds": rep.seconds,
+                                   "trials_per_iter": min(trials_per_iter, budget),
                                    "records_total": rep.trials, "best_us": None if math.isnan(best) else best,
                                    "calls": w.calls, "cells": len(w.cells), "compute": is_compute_workload(w)}
         state["seconds"] = sum(v["seconds"] for v in state["workloads"].values())
