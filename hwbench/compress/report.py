@@ -31,6 +31,7 @@ import pandas as pd
 from hwbench.compress.bases import ROLES
 from hwbench.compress.space import SPACES, CompressionConfig
 from hwbench.errors import HwbenchError
+from hwbench.search.problem import pareto_mask
 
 CFG = "fashion-mnist"
 ACC = f"{CFG}/compress/test_accuracy_pct"
@@ -83,12 +84,6 @@ def _config_rows(sp: Any, configs: Sequence[str]) -> np.ndarray:
     return np.array([sp.index(c) for c in configs], dtype=np.int64)
 
 
-def _pareto(acc: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    from hwbench.search.problem import pareto_mask
-
-    return pareto_mask(acc, cost)
-
-
 def compress_report(table: Any, *, front_limit: int | None = None) -> dict[str, Any]:
     """The report of a loaded compression table (see the module docstring); ``front_limit`` caps the
     listed front points per base (their count is always exact)."""
@@ -133,8 +128,8 @@ def compress_report(table: Any, *, front_limit: int | None = None) -> dict[str, 
         entry["uniform"] = uniform
 
         pruning = []
+        unpruned8 = sp.index(str(CompressionConfig(full_m, (8,) * 3, (8,) * 3))) if 8 in sp.bits else None
         for widths in sp.width_choices():
-            unpruned8 = sp.index(str(CompressionConfig(full_m, (8,) * 3, (8,) * 3))) if 8 in sp.bits else None
             for bits in ((32, 32), (8, 8)) if 8 in sp.bits else ((32, 32),):
                 cfg = str(CompressionConfig(tuple(widths), (bits[0],) * 3, (bits[1],) * 3))
                 i = sp.index(cfg)
@@ -169,7 +164,7 @@ def compress_report(table: Any, *, front_limit: int | None = None) -> dict[str, 
         fronts = {}
         for key, col in (("mcu_latency", MCU_LAT), ("model_size", SIZE)):
             cost = b[col].to_numpy(dtype=float)[ok]
-            m = _pareto(acc[ok], cost)
+            m = pareto_mask(acc[ok], cost)
             order = np.argsort(cost[m])
             pts = [{"config": names[j], "accuracy_pct": _f(acc[ok][j]), key: _f(cost[j], 4)}
                    for j in np.flatnonzero(m)[order]]
