@@ -366,6 +366,21 @@ def test_log_y_axis_keeps_small_regrets_apart_and_draws_zero_on_the_floor() -> N
     assert (cl[3] - cl[2]) < 0.01 * (cl[-1] - cl[0]) and "log scale" not in lin
 
 
+def test_long_y_label_is_squeezed_to_the_axis_not_cut_off() -> None:
+    """A label longer than the axis gets SVG ``textLength`` = the axis height (the browser fits it); a short one
+    keeps its natural length."""
+    import re
+
+    from hwbench.leaderboard.svg import Plot, Series, render
+
+    s = [Series("a", [1, 2, 3], [3.0, 2.0, 1.0], "#000000")]
+    long = render(Plot("t", "x", "regret of the incumbent; 0 on the axis floor, and a few more words", s, logy=True))
+    m = re.search(r'rotate\(-90\)"[^>]*textLength="([0-9.]+)" lengthAdjust="spacingAndGlyphs"', long)
+    rect = re.search(r'<rect x="[0-9.]+" y="[0-9.]+" width="[0-9.]+" height="([0-9.]+)"', long)
+    assert m and rect and float(m.group(1)) == pytest.approx(float(rect.group(1)))
+    assert "textLength" not in render(Plot("t", "x", "regret", s))
+
+
 def test_build_pareto_page_and_serve(tmp_path: Path) -> None:
     from hwbench.leaderboard.build import build_site
     from hwbench.leaderboard.serve import make_server

@@ -269,7 +269,7 @@ def _task_page(task_name: str, entries: list[Entry]) -> str:
     # the first evaluations' regret is often 100x the rest: a log axis keeps the later differences visible
     logy = bool(pos) and max(pos) / min(pos) > 100
     plots = [render(Plot(f"anytime {metric} (mean, 95% CI)", ev0.get("clock_unit", "evaluations"),
-                         f"{metric} of the incumbent" + ("; 0 drawn on the axis floor" if logy and min(ys) <= 0 else ""),
+                         f"{metric} of the incumbent" + ("; 0 on the axis floor" if logy and min(ys) <= 0 else ""),
                          series, logy=logy))]
     if ev0.get("kind") == "pareto":
         fs = [Series("true front", *_xy(ev0.get("true_front", [])), "#000000", step=True, dashed=True)]

@@ -134,8 +134,12 @@ def render(plot: Plot) -> str:
                    f'<text x="{L - 6}" y="{Y + 4:.1f}" text-anchor="end" font-size="11">{escape(_fmt(v))}</text>')
     out.append(f'<text x="{(L + W - R) / 2:.1f}" y="{H - B + 34}" text-anchor="middle" font-size="12">'
                f'{escape(plot.xlabel)}</text>')
+    ylabel = plot.ylabel + (" (log scale)" if plot.logy else "")
+    # a label longer than the axis (~6.5 px per character at 12 px) is squeezed to the axis height
+    # instead of running off the image
+    fit = f' textLength="{H - T - B}" lengthAdjust="spacingAndGlyphs"' if 6.5 * len(ylabel) > H - T - B else ""
     out.append(f'<text transform="translate(16 {(T + H - B) / 2:.1f}) rotate(-90)" text-anchor="middle" '
-               f'font-size="12">{escape(plot.ylabel + (" (log scale)" if plot.logy else ""))}</text>')
+               f'font-size="12"{fit}>{escape(ylabel)}</text>')
     # series
     for k, s in enumerate(plot.series):
         pts = [(float(x), float(y)) for x, y in zip(s.x, s.y)
