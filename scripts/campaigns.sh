@@ -40,10 +40,14 @@ run_step() {
 
 # Order: the training (started first), then the two short campaigns that complete a table part on
 # their own (compression space ~1 h wall, Fashion-MNIST proxies ~45 min wall), then the long TVM
-# chain (tuning ~2-3 h per config at 64 candidates per search round, measured 2026-11-25: one
-# evolutionary round ~3.5 min; compile + measure ~3.6 h per config), the cifar10 proxies last.
-STEPS=(train compress-small int8-tvm table-compress proxies-fmnist tune-cifar10 tune-fmnist compile-cifar10 measure-cifar10
-       ratios-cifar10 repeat-cifar10 compile-fmnist measure-fmnist proxies-cifar10)
+# chain, one config to the end before the next (tuning ~2-3 h per config at 64 candidates per
+# search round, measured 2026-11-25: one evolutionary round ~3.5 min; compile + measure ~3.6 h per
+# config). The ratio report (50 cells, ~10 min) runs right after tuning: it says where tuned TVM
+# stands against ONNX Runtime at 1 thread before 6,466 cells are compiled. The cifar10 proxies last.
+# A long chain is best run from a copy (cp scripts/campaigns.sh /tmp/c.sh; bash /tmp/c.sh ...):
+# bash reads a script as it runs, so editing the file under a running chain breaks it.
+STEPS=(train compress-small int8-tvm table-compress proxies-fmnist tune-cifar10 ratios-cifar10 compile-cifar10
+       measure-cifar10 repeat-cifar10 tune-fmnist compile-fmnist measure-fmnist proxies-cifar10)
 if [ "$#" -gt 0 ]; then STEPS=("$@"); fi
 for step in "${STEPS[@]}"; do
   echo "== $(date -u +%H:%M:%S) step $step"
