@@ -216,7 +216,7 @@ def mobilenet_v1_vww(batch: int = 1, alpha: float = 0.25, resolution: int = 96, 
                      builder: type[GraphBuilder] | None = None) -> Any:
     """MLPerf Tiny VWW: MobileNetV1 alpha=0.25, 96x96x3, 2 classes (Keras layers with bias)."""
     b = (builder or GraphBuilder)("mlperf-tiny-vww-mobilenetv1", (batch, 3, resolution, resolution))
-    ch = lambda c: int(c * alpha)  # noqa: E731
+    ch = lambda c: int(c * alpha)
     x = b.cbr("input", ch(32), 3, 2, bias=True)
     for c, s in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1)):
         x = b.cbr(x, b.shape(x)[1], 3, s, groups=b.shape(x)[1], bias=True)

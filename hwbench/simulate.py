@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -590,7 +590,7 @@ def _template(k: Any) -> tuple[Any, ...]:
     return (k.main.kind, k.main.kernel, k.fused, len(k.inputs))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cell_structure(p: tuple[int, ...]) -> _CellStructure:
     kg = fuse(_cell_graph(p, 2, 4, 4))
     life = kg.lifetimes()
@@ -718,7 +718,7 @@ def sweep_nb201(config: str, device: str, **opts: Any) -> dict[str, np.ndarray]:
                 for t_step, tpl in enumerate(st.templates):
                     scr = tmax[tix[tpl]] if fam == "mcu" else 0.0
                     v = st.live[t_step] * size + (-(-scr // align) * align)
-                    best = v if v > best else best
+                    best = v if v > best else best  # noqa: FURB136 (hot loop: no call)
                 peak[i] = best
             cell_max["arena"] = np.maximum(cell_max["arena"], peak)
         elif fam == "fpga":

@@ -4,5 +4,5 @@ from simulators.api import SimResult, simulate
 from simulators.devices import DeviceSpec, get_device, list_devices
 from simulators.ir import OP_KINDS, LayerGraph, Op, TensorSpec
 
-__all__ = ["OP_KINDS", "LayerGraph", "Op", "TensorSpec", "DeviceSpec", "SimResult", "get_device", "list_devices",
+__all__ = ["OP_KINDS", "DeviceSpec", "LayerGraph", "Op", "SimResult", "TensorSpec", "get_device", "list_devices",
            "simulate"]

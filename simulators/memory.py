@@ -48,8 +48,7 @@ def buffer_lifetimes(graph: LayerGraph, dtype_bits: int | None = None) -> dict[s
     for t, op in enumerate(graph.ops):
         for i in op.inputs:
             r = root[i]
-            if life[r][1] < t:
-                life[r][1] = t
+            life[r][1] = max(life[r][1], t)
         if op.kind == "flatten" and len(op.inputs) == 1:
             root[op.output] = root[op.inputs[0]]
         else:

@@ -271,7 +271,7 @@ class _SE(torch.nn.Module):
         self.fc1 = torch.nn.Conv2d(c, 4, 1)
         self.fc2 = torch.nn.Conv2d(4, c, 1)
 
-    def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
         s = torch.sigmoid(self.fc2(torch.relu(self.fc1(s))))
         return x * s
@@ -290,7 +290,7 @@ class _Mobile(torch.nn.Module):
         self.drop = torch.nn.Dropout(0.2)
         self.head = torch.nn.Linear(32, 5)
 
-    def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.stem(x)
         z = self.se(self.dw(y))
         z = torch.cat([self.grouped(z), y + z], dim=1)
@@ -338,7 +338,7 @@ def test_export_builder_rejects_unsupported_ops() -> None:
             self.conv = torch.nn.Conv2d(3, 4, 1)
             self.act = torch.nn.GELU()
 
-        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.act(self.conv(x))
 
     with pytest.raises(UnsupportedOpError, match=r"gelu.*module act"):

@@ -8,7 +8,17 @@ import pytest
 
 from hwbench.errors import HwbenchError, InvalidArchitectureError
 from hwbench.spaces import get_space, list_spaces
-from hwbench.spaces.nb201 import OPS, SIZE, SPACE, from_index, is_connected, parse, to_index, to_str, unique_str
+from hwbench.spaces.nb201 import (
+    OPS,
+    SIZE,
+    SPACE,
+    from_index,
+    is_connected,
+    parse,
+    to_index,
+    to_str,
+    unique_str,
+)
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 

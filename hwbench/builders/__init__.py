@@ -10,7 +10,7 @@ from typing import Any
 
 from hwbench.builders.nb201_analytic import build_graph
 
-__all__ = ["build_graph", "graph_from_module", "graph_from_exported_program"]
+__all__ = ["build_graph", "graph_from_exported_program", "graph_from_module"]
 
 
 def graph_from_module(

@@ -158,9 +158,8 @@ def _quantiles(x: np.ndarray) -> dict[str, float]:
 def _analytic(config: str) -> dict[str, np.ndarray]:
     """The analytic columns of ``config``: from the shipped table when it has them, else computed (~10 s)."""
     from hwbench.analytic import METRIC_INFO, space_metrics
-    from hwbench.spaces.nb201 import get_config
-
     from hwbench.errors import HwbenchError
+    from hwbench.spaces.nb201 import get_config
 
     try:
         from hwbench.table import load

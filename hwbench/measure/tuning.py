@@ -324,16 +324,22 @@ def tune_campaign(config: str, work_dir: str | os.PathLike[str], *, target: Mapp
     workloads = extract_workloads(cells, config, tdict)
     state["cells"] = len(cells)
     state["extract_seconds"] = time.perf_counter() - t0
-    done = 0
-    bar = tqdm(workloads, desc=f"tune {config}", unit="workload", disable=not progress)
-    for w in bar:
-        key = workload_key(w)
-        budget = trials if is_compute_workload(w) else trials_other
-        prev = state["workloads"].get(key)
-        if prev is not None and prev["budget"] >= budget:
-            continue
+    def budget_of(w: Workload) -> int:
+        return trials if is_compute_workload(w) else trials_other
+
+    def finished(w: Workload) -> bool:
+        prev = state["workloads"].get(workload_key(w))
+        return prev is not None and prev["budget"] >= budget_of(w)
+
+    # the bar counts finished workloads from the start, so its rate and ETA are those of this run
+    pending = [w for w in workloads if not finished(w)]
+    bar = tqdm(total=len(workloads), initial=len(workloads) - len(pending), desc=f"tune {config}",
+               unit="workload", disable=not progress)
+    for done, w in enumerate(pending):
         if limit is not None and done >= limit:
             break
+        key = workload_key(w)
+        budget = budget_of(w)
         bar.set_postfix_str(key[:60])
         rep = tune([w], d, target=tdict, trials_per_workload=budget, trials_per_iter=min(trials_per_iter, budget),
                    workers=workers, seed=seed, write_meta=False)
@@ -346,7 +352,8 @@ def tune_campaign(config: str, work_dir: str | os.PathLike[str], *, target: Mapp
         tmp = spath.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
         os.replace(tmp, spath)
-        done += 1
+        bar.update(1)
+    bar.close()
     state["complete"] = all(workload_key(w) in state["workloads"] for w in workloads)
     state["n_workloads"] = len(workloads)
     tmp = spath.with_suffix(".tmp")
