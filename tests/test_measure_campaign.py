@@ -160,6 +160,35 @@ def test_table_columns_and_report_from_real_campaigns(tmp_path: Path, capsys: py
     assert main(["campaign", "measure-report", "--ratios", str(tmp_path / "missing.json")]) == 2
 
 
+def test_tuning_speedup_matches_cells_and_refuses_mixed_records(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Speed-up = untuned / tuned per cell, matched by (config, index); cells measured once are left out; a record
+    in the wrong file (tuned flag) is an error, also through the CLI."""
+    from hwbench.errors import HwbenchError
+    from hwbench.measure.campaign import tuning_speedup
+
+    tuned = [{"index": 1, "config": "cifar10", "tuned": True, "latency_ms": 1.0, "onnxruntime_latency_ms": 0.5},
+             {"index": 2, "config": "cifar10", "tuned": True, "latency_ms": 2.0, "onnxruntime_latency_ms": 2.0},
+             {"index": 3, "config": "cifar10", "tuned": True, "latency_ms": 3.0, "onnxruntime_latency_ms": 3.0}]
+    untuned = [{"index": 1, "config": "cifar10", "tuned": False, "latency_ms": 40.0},
+               {"index": 2, "config": "cifar10", "tuned": False, "latency_ms": 20.0},
+               {"index": 4, "config": "cifar10", "tuned": False, "latency_ms": 99.0}]
+    r = tuning_speedup(tuned, untuned)
+    assert r["cells"] == 2 and r["speedup"]["min"] == 10.0 and r["speedup"]["max"] == 40.0
+    assert r["speedup"]["median"] == pytest.approx(25.0) and r["untuned_over_onnxruntime"]["max"] == 80.0
+    with pytest.raises(HwbenchError, match="untuned records include"):
+        tuning_speedup(tuned, tuned)
+    (tmp_path / "t.json").write_text(json.dumps(tuned))
+    (tmp_path / "u.json").write_text(json.dumps(untuned))
+    assert main(["campaign", "measure-report", "--store-dir", str(tmp_path), "--ratios", str(tmp_path / "t.json"),
+                 "--untuned-json", str(tmp_path / "u.json"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tuning_speedup"]["speedup"]["max"] == 40.0
+    assert main(["campaign", "measure-report", "--store-dir", str(tmp_path), "--untuned-json",
+                 str(tmp_path / "u.json")]) == 2  # needs --ratios
+    assert main(["campaign", "measure-report", "--store-dir", str(tmp_path), "--ratios", str(tmp_path / "t.json"),
+                 "--untuned-json", str(tmp_path / "t.json")]) == 2
+
+
 def test_sample_cells_are_connected_representatives() -> None:
     from hwbench.commands.measure_cmd import sample_cells
     from hwbench.spaces.nb201 import SPACE, is_connected

@@ -58,6 +58,7 @@ class MeasureCommand(Command):
         parser.add_argument("--cuda-arch", default="sm_87", help="CUDA arch for --target cuda")
         parser.add_argument("--rpc", metavar="HOST:PORT", help="measure on a device of the TVM RPC tracker at HOST:PORT")
         parser.add_argument("--key", help="device key registered with the tracker (with --rpc)")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown for 2+ cells)")
         add_format_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -82,7 +83,8 @@ class MeasureCommand(Command):
                 raise CLIUsageError(f"--sample {args.sample}: expected >= 1")
             args.cells = sample_cells(args.sample, args.seed)
         rows = measure_cells(args.cells, args.config, protocol=protocol, target=target, database=args.database,
-                             frameworks=frameworks, rpc=args.rpc, key=args.key)
+                             frameworks=frameworks, rpc=args.rpc, key=args.key,
+                             progress=len(args.cells) > 1 and not args.no_progress)
         if args.format == "json":
             emit(rows, "json")
         else:
@@ -130,6 +132,9 @@ def add_campaign_measure_parser(sub: Any) -> None:
     r.add_argument("--untuned", action="store_true", help="report the untuned campaigns instead")
     r.add_argument("--ratios", metavar="JSON", help="output of `hwbench measure --frameworks tvm,torch,onnxruntime "
                                                    "--format json`: TVM / ORT / eager ratios")
+    r.add_argument("--untuned-json", metavar="JSON",
+                   help="output of `hwbench measure --format json` without --database on the cells of --ratios: "
+                        "speed-up of tuning")
     r.add_argument("--repeat", metavar="JSON", help="output of `hwbench measure --format json` re-measuring cells "
                                                    "of the campaign in a fresh process: repeatability")
     r.add_argument("--store-dir", default="datasets/shards", help="folder of campaign shards")
@@ -189,13 +194,28 @@ def _read_records(path: str, flag: str) -> list[dict[str, Any]]:
 
 
 def run_measure_report(args: argparse.Namespace) -> int:
-    from hwbench.measure.campaign import campaign_latencies, campaign_report, framework_ratios, repeatability
+    from hwbench.errors import HwbenchError
+    from hwbench.measure.campaign import (
+        campaign_latencies,
+        campaign_report,
+        framework_ratios,
+        repeatability,
+        tuning_speedup,
+    )
     from hwbench.spaces.nb201 import get_config
 
     get_config(args.config)
     rep = campaign_report(args.config, args.store_dir, args.protocol, tuned=not args.untuned)
     if args.ratios:
         rep["ratios"] = framework_ratios(_read_records(args.ratios, "--ratios"))
+    if args.untuned_json:
+        if not args.ratios:
+            raise CLIUsageError("--untuned-json compares with the tuned cells of --ratios: give both")
+        try:
+            rep["tuning_speedup"] = tuning_speedup(_read_records(args.ratios, "--ratios"),
+                                                   _read_records(args.untuned_json, "--untuned-json"))
+        except HwbenchError as exc:
+            raise CLIUsageError(str(exc)) from None
     if args.repeat:
         again = {int(r["index"]): float(r["latency_ms"]) for r in _read_records(args.repeat, "--repeat")
                  if r.get("config") == args.config}

@@ -229,6 +229,30 @@ def framework_ratios(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def tuning_speedup(tuned: Sequence[Mapping[str, Any]], untuned: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Untuned / tuned TVM latency of the same cells (records of ``hwbench measure --format json`` with and
+    without ``--database``, matched by config and index); with the tuned records' ONNX Runtime column also
+    untuned TVM / ONNX Runtime."""
+    from hwbench.errors import HwbenchError
+
+    for name, recs, want in (("tuned", tuned, True), ("untuned", untuned, False)):
+        wrong = [r.get("index") for r in recs if bool(r.get("tuned")) != want]
+        if wrong:
+            raise HwbenchError(f"the {name} records include cells measured {'without' if want else 'with'} a tuning "
+                               f"database (indices {wrong[:5]})")
+    t = {(r.get("config"), int(r["index"])): r for r in tuned}
+    u = {(r.get("config"), int(r["index"])): r for r in untuned}
+    common = sorted(set(t) & set(u))
+    a = np.array([t[k].get("latency_ms", math.nan) for k in common], dtype=float)
+    b = np.array([u[k].get("latency_ms", math.nan) for k in common], dtype=float)
+    out: dict[str, Any] = {"cells": len(common), "untuned_ms": _quantiles(b), "tuned_ms": _quantiles(a),
+                           "speedup": _quantiles(b / a), "spearman_untuned_tuned": spearman(a, b)}
+    ort = np.array([t[k].get("onnxruntime_latency_ms", math.nan) for k in common], dtype=float)
+    if np.isfinite(ort).any():
+        out["untuned_over_onnxruntime"] = _quantiles(b / ort)
+    return out
+
+
 def repeatability(first: Mapping[int, float], second: Mapping[int, float]) -> dict[str, Any]:
     """Relative difference of two measurements of the same cells (index -> latency_ms)."""
     common = sorted(set(first) & set(second))
