@@ -56,6 +56,26 @@ def test_workloads_are_shared_across_cells(conv3_workloads: list) -> None:  # ty
     assert any("[16,8,3,3]" in w.shapes for w in shared)  # the first reduction conv
 
 
+def test_simplest_representative_drops_the_long_epilogues() -> None:
+    """The all-skip cell fuses its node sums into the stem and reduction convolutions (a conv with 4-6 adds);
+    tuned on that variant, one search round costs minutes. ``simplest`` tunes the same anchor blocks on
+    their ``conv + bias`` variants instead; ``first`` keeps the first-seen ones (the old rule)."""
+    from hwbench.measure.tuning import _fused_ops
+
+    skip = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+    first = extract_workloads([skip, CONV3], "fashion-mnist", representative="first")
+    simple = extract_workloads([skip, CONV3], "fashion-mnist")
+    assert len(first) == len(simple) and [w.calls for w in first] == [w.calls for w in simple]
+    ops_first = [_fused_ops(w.task.task_name) for w in first]
+    ops_simple = [_fused_ops(w.task.task_name) for w in simple]
+    assert all(b <= a for a, b in zip(ops_first, ops_simple))
+    changed = [k for k, (a, b) in enumerate(zip(ops_first, ops_simple)) if b < a]
+    assert len(changed) >= 2 and max(ops_first[k] for k in changed) >= 5 and all(ops_simple[k] <= 2 for k in changed)
+    assert all(simple[k].name.endswith(simple[k].task.task_name) for k in changed)
+    with pytest.raises(TuningError, match="representative"):
+        extract_workloads([skip], "fashion-mnist", representative="best")
+
+
 def test_covering_cells_hold_every_op() -> None:
     from hwbench.spaces.nb201 import parse
 
@@ -110,5 +130,12 @@ def test_tuning_campaign_records_each_workload_and_resumes(tmp_path: Path) -> No
                           progress=False)
     assert again["workloads"][key]["seconds"] == first["seconds"]  # not tuned again
     assert len(again["workloads"]) == 1
+    assert on_disk["representative"] == "simplest"
     with pytest.raises(TuningError, match="another folder"):
         tune_campaign("cifar10", tmp_path, cells=cells, trials=2, limit=0, progress=False)
+    # a state written before the representative was recorded resumes with the old rule
+    del on_disk["representative"]
+    (tmp_path / CAMPAIGN_FILE).write_text(json.dumps(on_disk))
+    legacy = tune_campaign("fashion-mnist", tmp_path, cells=cells, trials=2, trials_other=2, limit=0, workers=1,
+                           progress=False)
+    assert legacy["representative"] == "first" and legacy["workloads"][key]["seconds"] == first["seconds"]
