@@ -29,6 +29,9 @@ run_step() {
                         --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --format json > docs/data/ratios-cifar10.json ;;
     untuned-cifar10)  hwbench measure --config cifar10 --sample 50 --frameworks tvm --format json \
                         > docs/data/untuned-cifar10.json ;;   # the cells of ratios-cifar10 (same --seed), no database
+    generic-cifar10)  hwbench measure --config cifar10 --sample 50 --frameworks tvm --target generic \
+                        --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --format json \
+                        > docs/data/generic-cifar10.json ;;   # same cells and schedules, LLVM without -mcpu=znver4
     repeat-cifar10)   hwbench measure --config cifar10 --sample 100 --seed 1 \
                         --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --format json > docs/data/repeat-cifar10.json ;;
     proxies-fmnist)   hwbench proxies compute --config fashion-mnist --workers 2 ;;
@@ -46,11 +49,12 @@ run_step() {
 # search round, measured 2026-11-25: one evolutionary round ~3.5 min; compile + measure ~3.6 h per
 # config). The ratio report (50 cells, ~10 min) runs right after tuning: it says where tuned TVM
 # stands against ONNX Runtime at 1 thread before 6,466 cells are compiled; the same 50 cells untuned
-# (~5 min, after the compile phase, on a quiet machine) give the speed-up of tuning. The cifar10 proxies last.
+# (~5 min, after the compile phase, on a quiet machine) give the speed-up of tuning, and again with
+# the generic target (same schedules) the effect of -mcpu=znver4. The cifar10 proxies last.
 # A long chain is best run from a copy (cp scripts/campaigns.sh /tmp/c.sh; bash /tmp/c.sh ...):
 # bash reads a script as it runs, so editing the file under a running chain breaks it.
 STEPS=(train compress-small int8-tvm table-compress proxies-fmnist tune-cifar10 ratios-cifar10 compile-cifar10
-       untuned-cifar10 measure-cifar10 repeat-cifar10 tune-fmnist compile-fmnist measure-fmnist proxies-cifar10)
+       untuned-cifar10 generic-cifar10 measure-cifar10 repeat-cifar10 tune-fmnist compile-fmnist measure-fmnist proxies-cifar10)
 if [ "$#" -gt 0 ]; then STEPS=("$@"); fi
 for step in "${STEPS[@]}"; do
   echo "== $(date -u +%H:%M:%S) step $step"

@@ -187,6 +187,21 @@ def test_tuning_speedup_matches_cells_and_refuses_mixed_records(tmp_path: Path,
                  str(tmp_path / "u.json")]) == 2  # needs --ratios
     assert main(["campaign", "measure-report", "--store-dir", str(tmp_path), "--ratios", str(tmp_path / "t.json"),
                  "--untuned-json", str(tmp_path / "t.json")]) == 2
+    # --versus: the same cells another way (here: another target), its TVM latency over the ratio run's
+    generic = [dict(r, latency_ms=r["latency_ms"] * f, fingerprint={"target": {"kind": "llvm"}, "threads": 1})
+               for r, f in zip(tuned, (1.5, 0.5, 2.0))]
+    capsys.readouterr()
+    assert main(["campaign", "measure-report", "--store-dir", str(tmp_path), "--ratios", str(tmp_path / "t.json"),
+                 "--versus", _write(tmp_path / "g.json", generic), "--format", "json"]) == 0
+    v = json.loads(capsys.readouterr().out)["versus"]
+    assert v["cells"] == 3 and v["other_over_base"]["median"] == 1.5 and v["other_faster_fraction"] == pytest.approx(1 / 3)
+    assert v["other"]["targets"] == ['{"kind": "llvm"}'] and v["other"]["tuned"] == [True]
+    assert main(["campaign", "measure-report", "--store-dir", str(tmp_path), "--versus", str(tmp_path / "g.json")]) == 2
+
+
+def _write(path: Path, records: list) -> str:  # type: ignore[type-arg]
+    path.write_text(json.dumps(records))
+    return str(path)
 
 
 def test_sample_cells_are_connected_representatives() -> None:

@@ -135,6 +135,9 @@ def add_campaign_measure_parser(sub: Any) -> None:
     r.add_argument("--untuned-json", metavar="JSON",
                    help="output of `hwbench measure --format json` without --database on the cells of --ratios: "
                         "speed-up of tuning")
+    r.add_argument("--versus", metavar="JSON",
+                   help="output of `hwbench measure --format json` measuring the cells of --ratios another way "
+                        "(e.g. --target generic, --threads 0): its TVM latency over theirs")
     r.add_argument("--repeat", metavar="JSON", help="output of `hwbench measure --format json` re-measuring cells "
                                                    "of the campaign in a fresh process: repeatability")
     r.add_argument("--store-dir", default="datasets/shards", help="folder of campaign shards")
@@ -199,6 +202,7 @@ def run_measure_report(args: argparse.Namespace) -> int:
         campaign_latencies,
         campaign_report,
         framework_ratios,
+        paired_latency,
         repeatability,
         tuning_speedup,
     )
@@ -216,6 +220,10 @@ def run_measure_report(args: argparse.Namespace) -> int:
                                                    _read_records(args.untuned_json, "--untuned-json"))
         except HwbenchError as exc:
             raise CLIUsageError(str(exc)) from None
+    if args.versus:
+        if not args.ratios:
+            raise CLIUsageError("--versus compares with the cells of --ratios: give both")
+        rep["versus"] = paired_latency(_read_records(args.ratios, "--ratios"), _read_records(args.versus, "--versus"))
     if args.repeat:
         again = {int(r["index"]): float(r["latency_ms"]) for r in _read_records(args.repeat, "--repeat")
                  if r.get("config") == args.config}

@@ -229,10 +229,36 @@ def framework_ratios(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def paired_latency(base: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """TVM latency of the same cells measured two ways (records of ``hwbench measure --format json``, matched by
+    config and index): quantiles of each, of ``other / base`` and their rank agreement, with what differs between
+    the two runs (target, threads, tuning database) read from the records; with ``base``'s ONNX Runtime column
+    also ``other`` / ONNX Runtime."""
+    b = {(r.get("config"), int(r["index"])): r for r in base}
+    o = {(r.get("config"), int(r["index"])): r for r in other}
+    common = sorted(set(b) & set(o))
+    x = np.array([b[k].get("latency_ms", math.nan) for k in common], dtype=float)
+    y = np.array([o[k].get("latency_ms", math.nan) for k in common], dtype=float)
+    out: dict[str, Any] = {"cells": len(common), "base_ms": _quantiles(x), "other_ms": _quantiles(y),
+                           "other_over_base": _quantiles(y / x), "other_faster_fraction": float(np.mean(y < x))
+                           if common else math.nan, "spearman": spearman(x, y)}
+    ort = np.array([b[k].get("onnxruntime_latency_ms", math.nan) for k in common], dtype=float)
+    if np.isfinite(ort).any():
+        out["other_over_onnxruntime"] = _quantiles(y / ort)
+
+    def setting(recs: Mapping[Any, Mapping[str, Any]]) -> dict[str, Any]:
+        fps = [r.get("fingerprint") or {} for r in (recs[k] for k in common)]
+        return {"targets": sorted({json.dumps(f.get("target"), sort_keys=True) for f in fps}),
+                "threads": sorted({int(f.get("threads", -1)) for f in fps}),
+                "tuned": sorted({bool(recs[k].get("tuned")) for k in common})}
+
+    out["base"], out["other"] = setting(b), setting(o)
+    return out
+
+
 def tuning_speedup(tuned: Sequence[Mapping[str, Any]], untuned: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Untuned / tuned TVM latency of the same cells (records of ``hwbench measure --format json`` with and
-    without ``--database``, matched by config and index); with the tuned records' ONNX Runtime column also
-    untuned TVM / ONNX Runtime."""
+    """Untuned / tuned TVM latency of the same cells (:func:`paired_latency` of records measured with and without
+    ``--database``); refuses records on the wrong side."""
     from hwbench.errors import HwbenchError
 
     for name, recs, want in (("tuned", tuned, True), ("untuned", untuned, False)):
@@ -240,16 +266,11 @@ def tuning_speedup(tuned: Sequence[Mapping[str, Any]], untuned: Sequence[Mapping
         if wrong:
             raise HwbenchError(f"the {name} records include cells measured {'without' if want else 'with'} a tuning "
                                f"database (indices {wrong[:5]})")
-    t = {(r.get("config"), int(r["index"])): r for r in tuned}
-    u = {(r.get("config"), int(r["index"])): r for r in untuned}
-    common = sorted(set(t) & set(u))
-    a = np.array([t[k].get("latency_ms", math.nan) for k in common], dtype=float)
-    b = np.array([u[k].get("latency_ms", math.nan) for k in common], dtype=float)
-    out: dict[str, Any] = {"cells": len(common), "untuned_ms": _quantiles(b), "tuned_ms": _quantiles(a),
-                           "speedup": _quantiles(b / a), "spearman_untuned_tuned": spearman(a, b)}
-    ort = np.array([t[k].get("onnxruntime_latency_ms", math.nan) for k in common], dtype=float)
-    if np.isfinite(ort).any():
-        out["untuned_over_onnxruntime"] = _quantiles(b / ort)
+    p = paired_latency(tuned, untuned)
+    out = {"cells": p["cells"], "untuned_ms": p["other_ms"], "tuned_ms": p["base_ms"], "speedup": p["other_over_base"],
+           "spearman_untuned_tuned": p["spearman"]}
+    if "other_over_onnxruntime" in p:
+        out["untuned_over_onnxruntime"] = p["other_over_onnxruntime"]
     return out
 
 
