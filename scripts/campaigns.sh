@@ -34,6 +34,10 @@ run_step() {
                         > docs/data/generic-cifar10.json ;;   # same cells and schedules, LLVM without -mcpu=znver4
     repeat-cifar10)   hwbench measure --config cifar10 --sample 100 --seed 1 \
                         --database "$(ls -d datasets/tuning/cifar10-t* | head -1)" --format json > docs/data/repeat-cifar10.json ;;
+    ratios-fmnist)    hwbench measure --config fashion-mnist --sample 50 --frameworks tvm,torch,onnxruntime \
+                        --database "$(ls -d datasets/tuning/fashion-mnist-t* | head -1)" --format json > docs/data/ratios-fmnist.json ;;
+    repeat-fmnist)    hwbench measure --config fashion-mnist --sample 100 --seed 1 \
+                        --database "$(ls -d datasets/tuning/fashion-mnist-t* | head -1)" --format json > docs/data/repeat-fmnist.json ;;
     proxies-fmnist)   hwbench proxies compute --config fashion-mnist --workers 2 ;;
     proxies-cifar10)  hwbench proxies compute --config cifar10 --workers 2 ;;
     compress-small)   hwbench compress campaign --space mpq-prune-small --workers 2 ;;
@@ -54,7 +58,8 @@ run_step() {
 # A long chain is best run from a copy (cp scripts/campaigns.sh /tmp/c.sh; bash /tmp/c.sh ...):
 # bash reads a script as it runs, so editing the file under a running chain breaks it.
 STEPS=(train compress-small int8-tvm table-compress proxies-fmnist tune-cifar10 ratios-cifar10 compile-cifar10
-       untuned-cifar10 generic-cifar10 measure-cifar10 repeat-cifar10 tune-fmnist compile-fmnist measure-fmnist proxies-cifar10)
+       untuned-cifar10 generic-cifar10 measure-cifar10 repeat-cifar10 tune-fmnist ratios-fmnist
+       compile-fmnist measure-fmnist repeat-fmnist proxies-cifar10)
 if [ "$#" -gt 0 ]; then STEPS=("$@"); fi
 for step in "${STEPS[@]}"; do
   echo "== $(date -u +%H:%M:%S) step $step"
