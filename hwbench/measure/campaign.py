@@ -232,7 +232,7 @@ def framework_ratios(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def paired_latency(base: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """TVM latency of the same cells measured two ways (records of ``hwbench measure --format json``, matched by
     config and index): quantiles of each, of ``other / base`` and their rank agreement, with what differs between
-    the two runs (target, threads, tuning database) read from the records; with ``base``'s ONNX Runtime column
+    the two runs (target, threads, tuned or not) read from the records; with ``base``'s ONNX Runtime column
     also ``other`` / ONNX Runtime."""
     b = {(r.get("config"), int(r["index"])): r for r in base}
     o = {(r.get("config"), int(r["index"])): r for r in other}

@@ -350,6 +350,7 @@ def tune_campaign(config: str, work_dir: str | os.PathLike[str], *, target: Mapp
     workloads = extract_workloads(cells, config, tdict, representative=representative)
     state["cells"] = len(cells)
     state["extract_seconds"] = time.perf_counter() - t0
+
     def budget_of(w: Workload) -> int:
         return trials if is_compute_workload(w) else trials_other
 
