@@ -109,6 +109,28 @@ def test_cached_library_for_another_target_is_refused(tmp_path: Path) -> None:
         load_compiled(tmp_path, CELLS[0], target=host_target())
 
 
+def test_save_with_check_checks_the_written_library_and_keeps_nothing_on_failure(tmp_path: Path) -> None:
+    """The compile phase checks the .so it writes (not the JIT-compiled module): the check result is that of
+    the loaded library, and a library that disagrees with eager (here: compared with a reference network of
+    another weight seed) raises and leaves neither library nor sidecar behind."""
+    import tvm
+
+    from hwbench.measure.compile import CompileError, compile_cell, host_target, load_compiled, save_compiled
+
+    cc = compile_cell(CELLS[0], "fashion-mnist", check=False)
+    assert cc.check == {}
+    save_compiled(cc, tmp_path / "ok", check=True)
+    assert cc.check["ok"] and cc.check["max_abs_err"] < 1e-4
+    assert isinstance(cc.executable, tvm.runtime.Module)  # the loaded library, not the relax executable
+    back = load_compiled(tmp_path / "ok", CELLS[0], target=host_target())
+    assert back is not None and back.check == cc.check and back.seed == cc.seed
+    bad = compile_cell(CELLS[1], "fashion-mnist", check=False)
+    bad.seed += 1
+    with pytest.raises(CompileError, match="disagrees with PyTorch eager"):
+        save_compiled(bad, tmp_path / "bad", check=True)
+    assert list((tmp_path / "bad").iterdir()) == []
+
+
 def test_cli_campaign_tune_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["campaign", "tune", "--trials", "0"]) == 2
     assert "--trials" in capsys.readouterr().err

@@ -164,10 +164,12 @@ def compile_item(item: Mapping[str, Any], *, database: str | None = None, cache:
 
         raise HwbenchError(f"tuning database {database} has sha256 {database_digest(database)}, the campaign "
                            f"was started against {digest}")
+    # with a cache the check runs on the written library (save_compiled(check=True)): no second JIT compile
     cc = compile_cell(int(item["index"]), str(item["config"]), target=item["target"],
-                      database=_campaign_database(database))
+                      database=_campaign_database(database), check=cache is None)
     if cache is not None:
-        save_compiled(cc, _cell_cache(cache, str(item["config"]), item["target"], digest), database_sha256=digest)
+        save_compiled(cc, _cell_cache(cache, str(item["config"]), item["target"], digest), database_sha256=digest,
+                      check=True)
     arch = SPACE.arch_str(int(item["index"]))
     return {"arch": arch, "index": int(item["index"]), "config": str(item["config"]),
             "connected": is_connected(SPACE.parse(arch)),
