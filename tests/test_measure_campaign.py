@@ -113,8 +113,6 @@ def test_save_with_check_checks_the_written_library_and_keeps_nothing_on_failure
     """The compile phase checks the .so it writes (not the JIT-compiled module): the check result is that of
     the loaded library, and a library that disagrees with eager (here: compared with a reference network of
     another weight seed) raises and leaves neither library nor sidecar behind."""
-    import tvm
-
     from hwbench.measure.compile import CompileError, compile_cell, host_target, load_compiled, save_compiled
 
     cc = compile_cell(CELLS[0], "fashion-mnist", check=False)
