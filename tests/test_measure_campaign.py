@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tvm  # noqa: F401 - the tvm extra is required (CI installs it)
+import tvm  # the tvm extra is required (CI installs it)
 
 from hwbench.cli import main
 from hwbench.measure.protocol import Protocol
