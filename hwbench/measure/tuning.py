@@ -130,7 +130,7 @@ def extract_workloads(archs: Sequence[str | Sequence[int]], config: str = "cifar
     first one seen (the rule of the first cifar10 campaign). The tuned anchor trace is replayed on every
     other one either way; but the search's cost (feature extraction of every candidate, hence one
     evolutionary round) grows with the fused epilogue: on cifar10 the stage-2 3x3 conv tuned on its
-    first-seen variant, a conv with 16 fused adds, took 1,439 s for 200 trials, the stage-1 one tuned
+    first-seen variant, a conv with 17 fused adds, took 1,439 s for 200 trials, the stage-1 one tuned
     on ``conv + add`` 114 s.
     """
     if representative not in REPRESENTATIVES:
