@@ -515,7 +515,6 @@ def compile_cell(arch: str | int | Sequence[int], config: str = "cifar10", *, ta
     Raises:
         CompileError: compilation failed or the result disagrees with PyTorch eager.
     """
-
     _require_tvm()
     from hwbench.spaces.nb201 import SPACE, get_config
 
