@@ -210,20 +210,20 @@ def run_measure_report(args: argparse.Namespace) -> int:
 
     get_config(args.config)
     rep = campaign_report(args.config, args.store_dir, args.protocol, tuned=not args.untuned)
-    if args.ratios:
-        rep["ratios"] = framework_ratios(_read_records(args.ratios, "--ratios"))
+    ratios = _read_records(args.ratios, "--ratios") if args.ratios else None
+    if ratios is not None:
+        rep["ratios"] = framework_ratios(ratios)
     if args.untuned_json:
-        if not args.ratios:
+        if ratios is None:
             raise CLIUsageError("--untuned-json compares with the tuned cells of --ratios: give both")
         try:
-            rep["tuning_speedup"] = tuning_speedup(_read_records(args.ratios, "--ratios"),
-                                                   _read_records(args.untuned_json, "--untuned-json"))
+            rep["tuning_speedup"] = tuning_speedup(ratios, _read_records(args.untuned_json, "--untuned-json"))
         except HwbenchError as exc:
             raise CLIUsageError(str(exc)) from None
     if args.versus:
-        if not args.ratios:
+        if ratios is None:
             raise CLIUsageError("--versus compares with the cells of --ratios: give both")
-        rep["versus"] = paired_latency(_read_records(args.ratios, "--ratios"), _read_records(args.versus, "--versus"))
+        rep["versus"] = paired_latency(ratios, _read_records(args.versus, "--versus"))
     if args.repeat:
         again = {int(r["index"]): float(r["latency_ms"]) for r in _read_records(args.repeat, "--repeat")
                  if r.get("config") == args.config}

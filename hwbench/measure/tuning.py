@@ -155,12 +155,12 @@ def extract_workloads(archs: Sequence[str | Sequence[int]], config: str = "cifar
                 wl = db.commit_workload(tmod)  # returns the stored equal one
                 k = next(i for i, w in enumerate(keys) if w.same_as(wl))
                 if representative == "simplest" and _fused_ops(task.task_name) < _fused_ops(found[k].task.task_name):
-                    found[k].task, found[k].shapes = task, _describe(tmod)
-                    found[k].name = f"w{k:03d}_{task.task_name}"
+                    found[k] = Workload(name=f"w{k:03d}_{task.task_name}", task=task, shapes=_describe(tmod),
+                                        cells=found[k].cells, calls=found[k].calls)
             else:
                 keys.append(db.commit_workload(tmod))
-                found.append(Workload(name=f"w{len(found):03d}_{task.task_name}", task=task, shapes=_describe(tmod)))
-                k = len(found) - 1
+                k = len(found)
+                found.append(Workload(name=f"w{k:03d}_{task.task_name}", task=task, shapes=_describe(tmod)))
             if arch_s not in found[k].cells:
                 found[k].cells.append(arch_s)
             found[k].calls += int(task.weight)
@@ -367,12 +367,13 @@ def tune_campaign(config: str, work_dir: str | os.PathLike[str], *, target: Mapp
             break
         key = workload_key(w)
         budget = budget_of(w)
+        per_iter = min(trials_per_iter, budget)
         bar.set_postfix_str(key[:60])
-        rep = tune([w], d, target=tdict, trials_per_workload=budget, trials_per_iter=min(trials_per_iter, budget),
+        rep = tune([w], d, target=tdict, trials_per_workload=budget, trials_per_iter=per_iter,
                    workers=workers, seed=seed, write_meta=False)
         best = best_run_us(database(d), w)
         state["workloads"][key] = {"name": w.name, "budget": budget, "seconds": rep.seconds,
-                                   "trials_per_iter": min(trials_per_iter, budget),
+                                   "trials_per_iter": per_iter,
                                    "records_total": rep.trials, "best_us": None if math.isnan(best) else best,
                                    "calls": w.calls, "cells": len(w.cells), "compute": is_compute_workload(w)}
         state["seconds"] = sum(v["seconds"] for v in state["workloads"].values())
